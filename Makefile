@@ -1,0 +1,72 @@
+# SmartShop Stack. `make up` runs the stack; `make test` passes the tests.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV        ?= .venv
+PYTHON      ?= python3
+BIN         := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_FORCE_COLOR ?= false
+REPORTS     := $(CURDIR)/reports
+PURGE       ?= 0
+# Role scenarios in dependency order, then the cross-role scenarios under molecule/.
+ROLES       := docker_host images network mysql
+SCENARIOS   := $(notdir $(wildcard molecule/*))
+
+.PHONY: help setup engine up down lint unit test test-role test-molecule bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt 2>&1 \
+	  | grep -v "^WARNING: Location" || true
+	@$(BIN)/python -c "import ansible, molecule, testinfra, docker, pymysql" \
+	  || { echo "setup: the virtualenv is incomplete" >&2; exit 1; }
+	@touch $@
+
+setup: $(BIN)/.installed ## Create .venv with the pinned tooling (silent when nothing changed)
+
+engine: setup ## Install and start the Docker engine on this host (role docker_host)
+	@ansible-playbook playbooks/docker_host.yml
+
+up: setup ## Provision the whole stack on the local Docker host (site.yml)
+	ansible-playbook site.yml
+
+down: setup ## Remove the stack's containers; PURGE=1 also removes volumes, networks and images built here
+	ansible-playbook playbooks/teardown.yml -e smartshop_purge=$(PURGE)
+
+lint: setup ## yamllint, ansible-lint (production profile), ruff
+	yamllint -s .
+	ansible-lint --offline
+	ruff check .
+	ruff format --check .
+
+unit: setup ## Unit tests (pytest tests/)
+	@mkdir -p $(REPORTS)
+	pytest -q --junitxml=$(REPORTS)/unit.xml tests
+
+test-role: engine ## Molecule for one role: make test-role ROLE=mysql
+	@test -n "$(ROLE)" || { echo "usage: make test-role ROLE=<role>" >&2; exit 2; }
+	@test -d roles/$(ROLE)/molecule || { echo "test-role: roles/$(ROLE) has no molecule scenario" >&2; exit 2; }
+	@mkdir -p $(REPORTS)
+	cd roles/$(ROLE) && SMARTSHOP_JUNIT_XML=$(REPORTS)/molecule-$(ROLE).xml molecule test --all
+
+test-molecule: engine ## Every molecule scenario: each role's, then molecule/*
+	@set -e; for role in $(ROLES); do \
+	  start=$$(date +%s); \
+	  $(MAKE) --no-print-directory test-role ROLE=$$role; \
+	  echo "== molecule $$role: $$(( $$(date +%s) - start )) s"; \
+	done
+	@set -e; for scenario in $(SCENARIOS); do \
+	  start=$$(date +%s); \
+	  SMARTSHOP_JUNIT_XML=$(REPORTS)/molecule-$$scenario.xml molecule test -s $$scenario; \
+	  echo "== molecule $$scenario: $$(( $$(date +%s) - start )) s"; \
+	done
+
+test: lint unit test-molecule ## Lint, unit tests and every molecule scenario
+
+clean: ## Remove the virtualenv and reports
+	rm -rf $(VENV) $(REPORTS) .pytest_cache .ruff_cache

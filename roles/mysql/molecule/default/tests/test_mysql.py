@@ -1,0 +1,159 @@
+"""What users of the mysql role feel: a healthy, private, persistent, least-privilege database."""
+
+import os
+import shlex
+
+import pytest
+
+CONTAINER = "mol-mysql-mysql"
+VOLUME = "mol-mysql-mysql-data"
+PORT = 13306
+SECRETS = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "secrets", "instance")
+
+
+def secret(name: str) -> str:
+    with open(os.path.join(SECRETS, name), encoding="utf-8") as handle:
+        return handle.read().split()[0]
+
+
+def sql(host, user: str, password_file: str, query: str, database: str = "smartshop"):
+    """Run a query over TCP inside the container, as a client on the stack network would."""
+    cmd = (
+        f"docker exec {CONTAINER} mariadb --protocol=tcp -h127.0.0.1 -u{user} "
+        f"-p{shlex.quote(secret(password_file))} -N -B {database} -e {shlex.quote(query)}"
+    )
+    return host.run(cmd)
+
+
+@pytest.fixture(scope="module")
+def inspect(host):
+    return host.docker(CONTAINER).inspect()
+
+
+def test_container_is_healthy_and_running(inspect):
+    assert inspect["State"]["Running"] is True
+    assert inspect["State"]["Health"]["Status"] == "healthy"
+
+
+def test_restart_policy(inspect):
+    assert inspect["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+
+
+def test_runs_as_non_root(host, inspect):
+    assert inspect["Config"]["User"] == "999:999"
+    assert host.run(f"docker exec {CONTAINER} id -u").stdout.strip() == "999"
+
+
+def test_data_volume_mounted(inspect):
+    mounts = {m["Destination"]: m for m in inspect["Mounts"]}
+    assert mounts["/var/lib/mysql"]["Type"] == "volume"
+    assert mounts["/var/lib/mysql"]["Name"] == VOLUME
+
+
+def test_joined_stack_network_with_alias(inspect):
+    network = inspect["NetworkSettings"]["Networks"]["mol-mysql-net"]
+    assert "mysql" in network["Aliases"]
+
+
+def test_port_published_on_loopback_only(host, inspect):
+    assert inspect["HostConfig"]["PortBindings"] == {"3306/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(PORT)}]}
+    assert host.socket(f"tcp://127.0.0.1:{PORT}").is_listening
+    assert not host.socket(f"tcp://0.0.0.0:{PORT}").is_listening
+
+
+def test_port_not_reachable_on_other_addresses(host):
+    addresses = host.run("hostname -I").stdout.split()
+    assert addresses, "the host has no non-loopback address to test against"
+    for address in addresses:
+        probe = host.run(f"timeout 3 bash -c 'exec 3<>/dev/tcp/{address}/{PORT}'")
+        assert probe.rc != 0, f"port {PORT} answers on {address}"
+
+
+def test_skip_name_resolve_is_on(host):
+    result = sql(host, "root", "mysql_root_password", "SELECT @@skip_name_resolve")
+    assert result.rc == 0, result.stderr
+    assert result.stdout.strip() == "1"
+
+
+def test_secret_files_are_private(host):
+    for name in ("mysql_root_password", "mysql_app_password", "mysql_exporter_password"):
+        f = host.file(os.path.join(SECRETS, name))
+        assert f.mode == 0o600, name
+    root_file = host.file(os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "etc", CONTAINER, "root_password"))
+    assert root_file.mode == 0o600
+    assert root_file.uid == 999
+
+
+def test_root_password_is_not_in_the_environment(inspect):
+    env = "\n".join(inspect["Config"]["Env"])
+    assert secret("mysql_root_password") not in env
+    assert "MARIADB_ROOT_PASSWORD_FILE=/run/secrets/mysql_root_password" in env
+
+
+def test_wrong_password_is_refused(host):
+    cmd = f"docker exec {CONTAINER} mariadb --protocol=tcp -h127.0.0.1 -uroot -pwrong-password -e 'SELECT 1'"
+    result = host.run(cmd)
+    assert result.rc != 0
+    assert "Access denied" in result.stderr
+
+
+def test_app_user_can_write(host):
+    result = sql(
+        host,
+        "smartshop",
+        "mysql_app_password",
+        "INSERT INTO molecule_marker VALUES (2, 'app write') ON DUPLICATE KEY UPDATE note='app write';"
+        " SELECT note FROM molecule_marker WHERE id = 2",
+    )
+    assert result.rc == 0, result.stderr
+    assert result.stdout.strip() == "app write"
+
+
+def test_app_user_cannot_change_schema_or_reach_other_databases(host):
+    ddl = sql(host, "smartshop", "mysql_app_password", "CREATE TABLE intruder (id INT)")
+    assert ddl.rc != 0
+    assert "denied" in ddl.stderr
+    other = sql(host, "smartshop", "mysql_app_password", "SELECT COUNT(*) FROM mysql.user", database="mysql")
+    assert other.rc != 0
+
+
+def test_exporter_user_can_monitor(host):
+    result = sql(
+        host,
+        "exporter",
+        "mysql_exporter_password",
+        "SHOW GLOBAL STATUS LIKE 'Uptime'; SHOW PROCESSLIST; SHOW SLAVE STATUS",
+        database="",
+    )
+    assert result.rc == 0, result.stderr
+    assert "Uptime" in result.stdout
+
+
+def test_exporter_user_cannot_write(host):
+    result = sql(
+        host, "exporter", "mysql_exporter_password", "INSERT INTO molecule_marker VALUES (3, 'exporter write')"
+    )
+    assert result.rc != 0
+    assert "denied" in result.stderr
+    check = sql(host, "root", "mysql_root_password", "SELECT COUNT(*) FROM molecule_marker WHERE id = 3")
+    assert check.stdout.strip() == "0"
+
+
+def test_exporter_user_connection_limit(host):
+    result = sql(
+        host,
+        "root",
+        "mysql_root_password",
+        "SELECT max_user_connections FROM mysql.user WHERE user = 'exporter'",
+        database="mysql",
+    )
+    assert result.stdout.strip() == "3"
+
+
+def test_data_survived_container_removal(host, inspect):
+    """side_effect wrote row 1, removed the container and converged again."""
+    result = sql(host, "smartshop", "mysql_app_password", "SELECT note FROM molecule_marker WHERE id = 1")
+    assert result.rc == 0, result.stderr
+    assert result.stdout.strip() == "survives container removal"
+    # and the container really is a new one, younger than the volume's data
+    assert inspect["RestartCount"] == 0

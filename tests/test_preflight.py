@@ -1,0 +1,54 @@
+"""Bad input fails in site.yml's preflight play, naming the variable, before anything changes."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
+
+CASES = [
+    ({"smartshop_image_source": "bogus"}, "smartshop_image_source"),
+    ({"mysql_port": "abc"}, "mysql_port must be an integer"),
+    ({"mysql_port": 70000}, "mysql_port must be an integer"),
+    ({"mysql_root_password": "short"}, "mysql_root_password must be a string of at least 16"),
+    ({"mysql_app_password": ""}, "mysql_app_password must be a string of at least 16"),
+    ({"mysql_exporter_password": "has'quote-and-is-long-enough"}, "mysql_exporter_password must be"),
+    ({"mysql_bind_address": "everywhere"}, "mysql_bind_address must be an IP address"),
+    ({"mysql_app_user": "exporter"}, "must differ"),
+    ({"network_networks": []}, "network_networks must list at least one network"),
+    ({"images_upstream": {"mysql": "mariadb:latest", "base": "debian:bookworm-slim"}}, "images_upstream.mysql"),
+    ({"docker_host_wait_timeout": "soon"}, "docker_host_wait_timeout must be a positive integer"),
+]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"), CASES, ids=[next(iter(c[0])) + "=" + str(next(iter(c[0].values())))[:12] for c in CASES]
+)
+def test_bad_input_fails_before_any_change(tmp_path, extra, message):
+    result = subprocess.run(
+        [str(PLAYBOOK), "site.yml", "-e", json.dumps(extra)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            "PATH": f"{PLAYBOOK.parent}:/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "ANSIBLE_FORCE_COLOR": "0",
+            "SMARTSHOP_SECRETS_DIR": str(tmp_path / "secrets"),
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        },
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-2000:]
+    assert message in output, output[-3000:]
+    recap = re.search(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", output)
+    assert recap, output[-2000:]
+    assert recap.group(1) == "0", "something changed before the preflight failed"
+    assert recap.group(2) == "1"
+    assert "TASK [docker_host : Install" not in output
