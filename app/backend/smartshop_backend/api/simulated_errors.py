@@ -1,0 +1,45 @@
+"""Errors on purpose, to exercise monitoring: the only place a 500 is ever answered."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from .. import activity
+from ..validation import Field, body
+from .context import metrics, run, shop
+
+bp = Blueprint("errors", __name__, url_prefix="/api/errors")
+
+
+def _log(level: str, message: str) -> None:
+    run(lambda cur, ev: shop()._log(cur, ev, level, message))
+
+
+@bp.get("/404")
+def not_found():
+    metrics().simulated_errors.labels(code="404").inc()
+    _log("medium", "Simulated error 404")
+    return jsonify({"error": "Simulated 404: resource not found", "status": 404, "simulated": True}), 404
+
+
+@bp.get("/500")
+def server_error():
+    metrics().simulated_errors.labels(code="500").inc()
+    _log("high", "Simulated error 500")
+    return jsonify({"error": "Simulated 500: internal server error", "status": 500, "simulated": True}), 500
+
+
+@bp.post("/custom")
+def custom():
+    data = body(
+        {
+            "message": Field(str, max_length=200),
+            "level": Field(str, choices=activity.LEVELS),
+            "code": Field(int, minimum=400, maximum=499),
+        }
+    )
+    code = data.get("code", 400)
+    message = data.get("message", "Custom simulated error")
+    metrics().simulated_errors.labels(code="custom").inc()
+    _log(data.get("level", "high"), f"Custom error {code}: {message}")
+    return jsonify({"error": message, "status": code, "simulated": True}), code

@@ -1,0 +1,64 @@
+"""smartshop-backend: `migrate` applies the schema migrations; `serve` runs gunicorn."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+
+import pymysql
+
+from .config import ConfigError, Settings
+from .requestlog import configure_logging
+
+log = logging.getLogger("smartshop.cli")
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from .migrate import migrate
+
+    settings = Settings.from_env()
+    deadline = time.monotonic() + args.wait
+    while True:
+        try:
+            applied = migrate(settings)
+            break
+        except pymysql.err.OperationalError as exc:
+            if time.monotonic() >= deadline:
+                log.error("database unreachable after %s s: %s", args.wait, exc.args[-1])
+                return 1
+            time.sleep(1)
+    log.info("migrations applied: %s", applied or "none (schema up to date)")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    Settings.from_env()  # fail here, with a clear message, rather than in every worker
+    os.execvp(
+        "gunicorn",  # noqa: S606 - replace this process with gunicorn
+        ["gunicorn", "-c", "python:smartshop_backend.gunicorn_conf", "smartshop_backend.wsgi:app"],
+    )
+    return 1  # not reached
+
+
+def main(argv: list[str] | None = None) -> int:
+    configure_logging(os.environ.get("SMARTSHOP_LOG_LEVEL", "INFO"))
+    parser = argparse.ArgumentParser(prog="smartshop-backend", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    migrate = sub.add_parser("migrate", help="apply pending schema migrations (idempotent)")
+    migrate.add_argument("--wait", type=int, default=60, help="seconds to wait for the database (default 60)")
+    migrate.set_defaults(func=_migrate)
+    serve = sub.add_parser("serve", help="run the API under gunicorn")
+    serve.set_defaults(func=_serve)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        log.error("configuration error: %s", exc)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Configuration from the environment (12-factor); secrets from *_FILE paths."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _secret(env: dict[str, str], name: str, default: str | None = None) -> str | None:
+    """NAME, or the content of the file NAME_FILE points to (trailing newline stripped)."""
+    direct, path = env.get(name), env.get(f"{name}_FILE")
+    if direct and path:
+        raise ConfigError(f"both {name} and {name}_FILE are set; use one")
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{name}_FILE={path} cannot be read: {exc.strerror}") from exc
+    return direct if direct is not None else default
+
+
+def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _ratio(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name, str(default))
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number between 0 and 1, got {raw!r}") from exc
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"{name} must be between 0 and 1, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_host: str = "mysql"
+    db_port: int = 3306
+    db_name: str = "smartshop"
+    db_user: str = "smartshop"
+    db_password: str = ""
+    migrator_user: str = "smartshop_migrator"
+    migrator_password: str = ""
+    pool_size: int = 8
+    connect_timeout: int = 2
+    payment_success_ratio: float = 0.8
+    max_body_bytes: int = 16384
+    counter_shards: int = 8
+    version: str = "1.0.0"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        db_password = _secret(env, "SMARTSHOP_DB_PASSWORD", "")
+        return cls(
+            db_host=env.get("SMARTSHOP_DB_HOST", cls.db_host),
+            db_port=_int(env, "SMARTSHOP_DB_PORT", cls.db_port, 1, 65535),
+            db_name=env.get("SMARTSHOP_DB_NAME", cls.db_name),
+            db_user=env.get("SMARTSHOP_DB_USER", cls.db_user),
+            db_password=db_password or "",
+            migrator_user=env.get("SMARTSHOP_MIGRATOR_USER", cls.migrator_user),
+            migrator_password=_secret(env, "SMARTSHOP_MIGRATOR_PASSWORD", "") or "",
+            pool_size=_int(env, "SMARTSHOP_DB_POOL_SIZE", cls.pool_size, 1, 256),
+            connect_timeout=_int(env, "SMARTSHOP_DB_CONNECT_TIMEOUT", cls.connect_timeout, 1, 60),
+            payment_success_ratio=_ratio(env, "PAYMENT_SUCCESS_RATIO", cls.payment_success_ratio),
+            max_body_bytes=_int(env, "SMARTSHOP_MAX_BODY_BYTES", cls.max_body_bytes, 256, 10 * 1024 * 1024),
+            counter_shards=_int(env, "SMARTSHOP_COUNTER_SHARDS", cls.counter_shards, 1, 64),
+            version=env.get("SMARTSHOP_VERSION", cls.version),
+        )

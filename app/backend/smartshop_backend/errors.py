@@ -1,0 +1,76 @@
+"""API errors: every error is JSON with a message; no stack trace ever reaches a client."""
+
+from __future__ import annotations
+
+import logging
+
+import pymysql
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from .db import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class APIError(Exception):
+    status = 400
+
+    def __init__(self, message: str, status: int | None = None, **extra) -> None:
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+        self.extra = extra
+
+
+class NotFound(APIError):
+    status = 404
+
+
+class Conflict(APIError):
+    status = 409
+
+
+class Invalid(APIError):
+    """The body parsed but a field is wrong: 422 naming the field."""
+
+    status = 422
+
+
+def error_body(status: int, message: str, **extra):
+    body = {"error": message, "status": status}
+    body.update(extra)
+    return jsonify(body), status
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(APIError)
+    def _api_error(exc: APIError):
+        return error_body(exc.status, exc.message, **exc.extra)
+
+    @app.errorhandler(DatabaseUnavailable)
+    def _db_down(exc: DatabaseUnavailable):
+        app.extensions["smartshop.metrics"].db_error("unavailable")
+        log.warning("database unavailable: %s", exc)
+        return error_body(503, "database unavailable, retry later")
+
+    @app.errorhandler(pymysql.err.MySQLError)
+    def _db_error(exc: pymysql.err.MySQLError):
+        app.extensions["smartshop.metrics"].db_error(type(exc).__name__)
+        log.error("database error: %r", exc)
+        return error_body(503, "database error, retry later")
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        messages = {
+            404: "no such resource",
+            405: "method not allowed on this resource",
+            413: f"request body larger than {app.config['MAX_CONTENT_LENGTH']} bytes",
+        }
+        return error_body(exc.code or 500, messages.get(exc.code or 0, exc.description or exc.name))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unexpected error")
+        return error_body(500, "internal error")

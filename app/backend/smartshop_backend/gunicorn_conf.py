@@ -1,0 +1,30 @@
+"""gunicorn settings: gthread workers, metrics shared across workers, no access log (the app logs JSON)."""
+
+import os
+
+from prometheus_client import multiprocess
+
+bind = os.environ.get("SMARTSHOP_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("SMARTSHOP_WORKERS", "2"))
+threads = int(os.environ.get("SMARTSHOP_THREADS", "4"))
+worker_class = "gthread"
+keepalive = 5
+timeout = 30
+graceful_timeout = 10
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("SMARTSHOP_LOG_LEVEL", "info").lower()
+worker_tmp_dir = "/dev/shm"  # noqa: S108 - heartbeat files, as gunicorn recommends in containers
+
+
+def on_starting(server):
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for name in os.listdir(directory):  # stale files of a previous run would be summed in
+            os.unlink(os.path.join(directory, name))
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(worker.pid)

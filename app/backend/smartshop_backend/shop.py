@@ -1,0 +1,316 @@
+"""The shop's rules: users, orders as a state machine, payments. Each function runs inside
+the caller's transaction (a cursor) and returns plain data; the API layer turns it into JSON.
+
+Order states:
+
+    pending --validate--> validated --process--> processing --pay--> paid
+                                                     |  ^
+                                                     |  '--process-- payment_failed <--pay (refused)--'
+    cancel: from pending, validated, processing or payment_failed, to cancelled.
+
+A payment is taken only from `processing`, under a row lock on the order: of concurrent
+payments of one order exactly one is made, the others get 409.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import pymysql
+
+from . import activity
+from .counters import Counters
+from .errors import Conflict, Invalid, NotFound
+from .names import random_username
+
+TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "validate": (("pending",), "validated"),
+    "process": (("validated", "payment_failed"), "processing"),
+    "cancel": (("pending", "validated", "processing", "payment_failed"), "cancelled"),
+}
+PAYABLE = ("processing",)
+DUPLICATE_KEY = 1062
+
+
+@dataclass
+class Events:
+    """What happened in a transaction, counted in Prometheus once it committed."""
+
+    users_created: int = 0
+    logins: int = 0
+    orders: list[str] = field(default_factory=list)  # statuses entered
+    payments: list[str] = field(default_factory=list)  # success / failed
+    revenue: Decimal = Decimal("0")
+    activity: list[str] = field(default_factory=list)  # levels
+
+
+class Shop:
+    def __init__(self, counters: Counters, payment_success_ratio: float, rng: random.Random | None = None) -> None:
+        self.counters = counters
+        self.ratio = payment_success_ratio
+        self.rng = rng or random.Random()
+
+    # -- activity -------------------------------------------------------------------------
+    def _log(self, cur: Any, events: Events, level: str, message: str) -> None:
+        activity.record(cur, self.counters, level, message)
+        events.activity.append(level)
+
+    # -- users ----------------------------------------------------------------------------
+    def create_user(self, cur: Any, events: Events, username: str | None, email: str | None) -> dict[str, Any]:
+        attempts = 1 if username else 8
+        for _ in range(attempts):
+            name = username or random_username(self.rng)
+            try:
+                cur.execute("INSERT INTO users (username, email) VALUES (%s, %s)", (name, email))
+                break
+            except pymysql.err.IntegrityError as exc:
+                if exc.args[0] != DUPLICATE_KEY:
+                    raise
+                if username:
+                    raise Conflict(f"username '{username}' is taken", field="username") from None
+        else:
+            raise Conflict("could not find a free random username; give one") from None
+        user_id = cur.lastrowid
+        self.counters.add(cur, {"users": 1})
+        self._log(cur, events, "low", f"User created: {name}")
+        events.users_created += 1
+        return self.get_user(cur, user_id)
+
+    @staticmethod
+    def get_user(cur: Any, user_id: int) -> dict[str, Any]:
+        cur.execute(
+            "SELECT id, username, email, created_at, last_login_at, logged_in FROM users WHERE id = %s", (user_id,)
+        )
+        row = cur.fetchone()
+        if row is None:
+            raise NotFound(f"user {user_id} not found")
+        return _user_json(row)
+
+    @staticmethod
+    def list_users(cur: Any, limit: int, offset: int) -> list[dict[str, Any]]:
+        cur.execute(
+            "SELECT id, username, email, created_at, last_login_at, logged_in FROM users"
+            " ORDER BY id DESC LIMIT %s OFFSET %s",
+            (limit, offset),
+        )
+        return [_user_json(row) for row in cur.fetchall()]
+
+    def login(self, cur: Any, events: Events, user_id: int) -> dict[str, Any]:
+        cur.execute("UPDATE users SET logged_in = 1, last_login_at = UTC_TIMESTAMP(3) WHERE id = %s", (user_id,))
+        user = self.get_user(cur, user_id)
+        cur.execute("INSERT IGNORE INTO daily_active_users (day, user_id) VALUES (UTC_DATE(), %s)", (user_id,))
+        if cur.rowcount == 1:
+            self.counters.add(cur, {}, per_day={"active_users": 1})
+        self._log(cur, events, "low", f"User logged in: {user['username']}")
+        events.logins += 1
+        return user
+
+    def logout(self, cur: Any, events: Events, user_id: int) -> dict[str, Any]:
+        cur.execute("UPDATE users SET logged_in = 0 WHERE id = %s", (user_id,))
+        user = self.get_user(cur, user_id)
+        self._log(cur, events, "low", f"User logged out: {user['username']}")
+        return user
+
+    # -- catalog --------------------------------------------------------------------------
+    @staticmethod
+    def products(cur: Any) -> list[dict[str, Any]]:
+        cur.execute("SELECT id, name, price FROM products ORDER BY id")
+        return [{"id": r["id"], "name": r["name"], "price": float(r["price"])} for r in cur.fetchall()]
+
+    # -- orders ---------------------------------------------------------------------------
+    def create_order(
+        self, cur: Any, events: Events, user_id: int | None, product_id: int | None, quantity: int
+    ) -> dict[str, Any]:
+        if user_id is None:
+            user_id = self._random_user(cur, events)
+        else:
+            cur.execute("SELECT id FROM users WHERE id = %s", (user_id,))
+            if cur.fetchone() is None:
+                raise NotFound(f"user {user_id} not found", field="user_id")
+        if product_id is None:
+            catalog = self.products(cur)
+            if not catalog:
+                raise Conflict("the catalog is empty; run the migrations")
+            product = self.rng.choice(catalog)
+        else:
+            cur.execute("SELECT id, name, price FROM products WHERE id = %s", (product_id,))
+            row = cur.fetchone()
+            if row is None:
+                raise Invalid(f"product {product_id} does not exist", field="product_id")
+            product = {"id": row["id"], "name": row["name"], "price": float(row["price"])}
+        amount = (Decimal(str(product["price"])) * quantity).quantize(Decimal("0.01"))
+        cur.execute(
+            "INSERT INTO orders (user_id, product_id, quantity, amount) VALUES (%s, %s, %s, %s)",
+            (user_id, product["id"], quantity, amount),
+        )
+        order_id = cur.lastrowid
+        self.counters.add(cur, {"orders": 1, **Counters.status_change(None, "pending")}, per_minute={"orders": 1})
+        label = product["name"] if quantity == 1 else f"{quantity} x {product['name']}"
+        self._log(cur, events, "low", f"Order created: {label} - {activity.euros(amount)}")
+        events.orders.append("pending")
+        return self.get_order(cur, order_id)
+
+    def _random_user(self, cur: Any, events: Events) -> int:
+        cur.execute("SELECT MAX(id) AS top FROM users")
+        top = cur.fetchone()["top"]
+        if top:
+            cur.execute("SELECT id FROM users WHERE id >= %s ORDER BY id LIMIT 1", (self.rng.randint(1, top),))
+            row = cur.fetchone()
+            if row:
+                return row["id"]
+        return self.create_user(cur, events, None, None)["id"]
+
+    @staticmethod
+    def get_order(cur: Any, order_id: int, lock: bool = False) -> dict[str, Any]:
+        if lock:
+            # lock the order row alone (a FOR UPDATE on the join would lock the product too)
+            cur.execute("SELECT id FROM orders WHERE id = %s FOR UPDATE", (order_id,))
+        cur.execute(
+            "SELECT o.id, o.user_id, o.product_id, p.name AS product, o.quantity, o.amount, o.status,"
+            " o.created_at, o.updated_at FROM orders o JOIN products p ON p.id = o.product_id WHERE o.id = %s",
+            (order_id,),
+        )
+        row = cur.fetchone()
+        if row is None:
+            raise NotFound(f"order {order_id} not found")
+        return _order_json(row)
+
+    @staticmethod
+    def list_orders(cur: Any, status: str | None, user_id: int | None, limit: int, offset: int) -> list[dict]:
+        where, params = [], []
+        if status:
+            where.append("o.status = %s")
+            params.append(status)
+        if user_id:
+            where.append("o.user_id = %s")
+            params.append(user_id)
+        cur.execute(  # noqa: S608 - constant conditions joined; values are parameters
+            "SELECT o.id, o.user_id, o.product_id, p.name AS product, o.quantity, o.amount, o.status,"
+            " o.created_at, o.updated_at FROM orders o JOIN products p ON p.id = o.product_id"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY o.id DESC LIMIT %s OFFSET %s",
+            (*params, limit, offset),
+        )
+        return [_order_json(row) for row in cur.fetchall()]
+
+    def transition(self, cur: Any, events: Events, order_id: int, action: str) -> dict[str, Any]:
+        allowed, target = TRANSITIONS[action]
+        order = self.get_order(cur, order_id, lock=True)
+        if order["status"] not in allowed:
+            raise Conflict(
+                f"cannot {action} order {order_id}: it is {order['status']} ({action} needs {' or '.join(allowed)})",
+                order_status=order["status"],
+            )
+        self._set_status(cur, order_id, order["status"], target)
+        level = "medium" if action == "cancel" else "low"
+        verb = {"validate": "validated", "process": "processing", "cancel": "cancelled"}[action]
+        self._log(
+            cur, events, level, f"Order {verb}: {order_id} - {order['product']} - {activity.euros(order['amount'])}"
+        )
+        events.orders.append(target)
+        return self.get_order(cur, order_id)
+
+    def _set_status(self, cur: Any, order_id: int, old: str, new: str) -> None:
+        cur.execute("UPDATE orders SET status = %s, updated_at = UTC_TIMESTAMP(3) WHERE id = %s", (new, order_id))
+        self.counters.add(cur, Counters.status_change(old, new))
+
+    # -- payments -------------------------------------------------------------------------
+    def outcome(self, requested: str | None) -> str:
+        """The requested outcome when there is one (the seed recorded 'failed' as a success); else
+        success with probability PAYMENT_SUCCESS_RATIO."""
+        if requested is not None:
+            return requested
+        return "success" if self.rng.random() < self.ratio else "failed"
+
+    def pay(self, cur: Any, events: Events, order_id: int, requested: str | None) -> dict[str, Any]:
+        order = self.get_order(cur, order_id, lock=True)
+        if order["status"] not in PAYABLE:
+            raise Conflict(
+                f"cannot pay order {order_id}: it is {order['status']} (payment needs processing)",
+                order_status=order["status"],
+            )
+        outcome = self.outcome(requested)
+        amount = Decimal(str(order["amount"]))
+        cur.execute(
+            "INSERT INTO payments (order_id, status, amount, requested_status) VALUES (%s, %s, %s, %s)",
+            (order_id, outcome, amount, requested),
+        )
+        payment_id = cur.lastrowid
+        new_status = "paid" if outcome == "success" else "payment_failed"
+        self._set_status(cur, order_id, order["status"], new_status)
+        totals = {f"payments_{outcome}": 1}
+        if outcome == "success":
+            totals["revenue_cents"] = int(amount * 100)
+            events.revenue += amount
+        self.counters.add(cur, totals, per_minute={f"payments_{outcome}": 1})
+        level = "low" if outcome == "success" else "medium"
+        self._log(cur, events, level, f"Payment {outcome} for order {order_id} - {activity.euros(amount)}")
+        events.payments.append(outcome)
+        events.orders.append(new_status)
+        return {
+            "payment_id": payment_id,
+            "order_id": order_id,
+            "status": outcome,
+            "requested_status": requested,
+            "amount": float(amount),
+            "order_status": new_status,
+        }
+
+    @staticmethod
+    def list_payments(cur: Any, order_id: int | None, limit: int) -> list[dict[str, Any]]:
+        if order_id:
+            cur.execute(
+                "SELECT id, order_id, status, amount, requested_status, created_at FROM payments"
+                " WHERE order_id = %s ORDER BY id DESC LIMIT %s",
+                (order_id, limit),
+            )
+        else:
+            cur.execute(
+                "SELECT id, order_id, status, amount, requested_status, created_at FROM payments"
+                " ORDER BY id DESC LIMIT %s",
+                (limit,),
+            )
+        return [
+            {
+                "payment_id": r["id"],
+                "order_id": r["order_id"],
+                "status": r["status"],
+                "amount": float(r["amount"]),
+                "requested_status": r["requested_status"],
+                "created_at": _iso(r["created_at"]),
+            }
+            for r in cur.fetchall()
+        ]
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat(timespec="milliseconds") + "Z" if value else None
+
+
+def _user_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "username": row["username"],
+        "email": row["email"],
+        "created_at": _iso(row["created_at"]),
+        "last_login_at": _iso(row["last_login_at"]),
+        "logged_in": bool(row["logged_in"]),
+    }
+
+
+def _order_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "order_id": row["id"],
+        "user_id": row["user_id"],
+        "product_id": row["product_id"],
+        "product": row["product"],
+        "quantity": row["quantity"],
+        "amount": float(row["amount"]),
+        "status": row["status"],
+        "created_at": _iso(row["created_at"]),
+        "updated_at": _iso(row["updated_at"]),
+    }

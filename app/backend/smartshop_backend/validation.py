@@ -1,0 +1,96 @@
+"""Request body parsing: malformed JSON is 400, a wrong field is 422 naming the field."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from flask import request
+
+from .errors import APIError, Invalid
+
+
+@dataclass(frozen=True)
+class Field:
+    kind: type | tuple[type, ...]
+    required: bool = False
+    choices: tuple[Any, ...] | None = None
+    minimum: int | float | None = None
+    maximum: int | float | None = None
+    pattern: str | None = None
+    max_length: int | None = None
+
+
+def body(fields: dict[str, Field]) -> dict[str, Any]:
+    """The JSON object of the request, checked against fields. An empty body is an empty object."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        data: Any = {}
+    else:
+        if request.mimetype not in ("application/json", "") and not request.mimetype.endswith("+json"):
+            raise APIError(f"body must be JSON (Content-Type application/json), got {request.mimetype}", 415)
+        data = request.get_json(silent=True, force=True)
+        if data is None and raw.strip() != b"null":
+            raise APIError("body is not valid JSON", 400)
+        if data is None:
+            data = {}
+    if not isinstance(data, dict):
+        raise APIError("body must be a JSON object", 400)
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise Invalid(f"unknown field '{unknown[0]}'", field=unknown[0])
+    for name, spec in fields.items():
+        if name not in data or data[name] is None:
+            if spec.required:
+                raise Invalid(f"field '{name}' is required", field=name)
+            data.pop(name, None)
+            continue
+        _check(name, data[name], spec)
+    return data
+
+
+def _check(name: str, value: Any, spec: Field) -> None:
+    kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
+    # bool is an int in Python; JSON true is never a valid number here
+    if isinstance(value, bool) and bool not in kinds:
+        raise Invalid(f"field '{name}' must be {_kind_name(kinds)}", field=name)
+    if not isinstance(value, kinds):
+        raise Invalid(f"field '{name}' must be {_kind_name(kinds)}", field=name)
+    if spec.choices is not None and value not in spec.choices:
+        raise Invalid(f"field '{name}' must be one of {', '.join(map(str, spec.choices))}", field=name)
+    if spec.minimum is not None and value < spec.minimum:
+        raise Invalid(f"field '{name}' must be at least {spec.minimum}", field=name)
+    if spec.maximum is not None and value > spec.maximum:
+        raise Invalid(f"field '{name}' must be at most {spec.maximum}", field=name)
+    if spec.max_length is not None and len(value) > spec.max_length:
+        raise Invalid(f"field '{name}' must be at most {spec.max_length} characters", field=name)
+    if spec.pattern is not None and not re.fullmatch(spec.pattern, value):
+        raise Invalid(f"field '{name}' must match {spec.pattern}", field=name)
+
+
+def _kind_name(kinds: tuple[type, ...]) -> str:
+    names = {int: "an integer", float: "a number", str: "a string", bool: "a boolean"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def query_int(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise APIError(f"query parameter '{name}' must be an integer", 400, field=name) from None
+    if not low <= value <= high:
+        raise APIError(f"query parameter '{name}' must be between {low} and {high}", 400, field=name)
+    return value
+
+
+def query_choice(name: str, choices: tuple[str, ...]) -> str | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw not in choices:
+        raise APIError(f"query parameter '{name}' must be one of {', '.join(choices)}", 400, field=name)
+    return raw
