@@ -37,7 +37,7 @@ def _migrate(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     Settings.from_env()  # fail here, with a clear message, rather than in every worker
     os.execvp(
-        "gunicorn",  # noqa: S606 - replace this process with gunicorn
+        "gunicorn",
         ["gunicorn", "-c", "python:smartshop_backend.gunicorn_conf", "smartshop_backend.wsgi:app"],
     )
     return 1  # not reached
