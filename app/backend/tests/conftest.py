@@ -14,6 +14,7 @@ from pathlib import Path
 import docker
 import pymysql
 import pytest
+
 from smartshop_backend import create_app
 from smartshop_backend.config import Settings
 from smartshop_backend.migrate import migrate

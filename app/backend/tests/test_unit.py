@@ -4,6 +4,7 @@ import random
 import re
 
 import pytest
+
 from smartshop_backend.config import ConfigError, Settings
 from smartshop_backend.counters import Counters
 from smartshop_backend.migrate import Migration, available
@@ -20,7 +21,7 @@ def test_password_from_file(tmp_path):
     secret = tmp_path / "pw"
     secret.write_text("s3cret-value\n")
     s = Settings.from_env({"SMARTSHOP_DB_PASSWORD_FILE": str(secret)})
-    assert s.db_password == "s3cret-value"  # noqa: S105 - a test value
+    assert s.db_password == "s3cret-value"
 
 
 @pytest.mark.parametrize(
