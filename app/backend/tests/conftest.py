@@ -4,12 +4,9 @@ with the same least-privilege users as the mysql role; the Flask app bound to it
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import secrets
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import docker
 import pymysql
@@ -20,36 +17,16 @@ from smartshop_backend.config import Settings
 from smartshop_backend.migrate import migrate
 
 CONTAINER = "smartshop-test-mariadb"
-MANIFEST = Path(os.environ.get("SMARTSHOP_IMAGES_MANIFEST", "/etc/smartshop/images.json"))
-
-
-def mariadb_image(client: docker.DockerClient) -> str:
-    """SMARTSHOP_TEST_MARIADB_IMAGE, else the image `make images` recorded, else any smartshop/mariadb."""
-    if os.environ.get("SMARTSHOP_TEST_MARIADB_IMAGE"):
-        return os.environ["SMARTSHOP_TEST_MARIADB_IMAGE"]
-    if MANIFEST.exists():
-        ref = json.loads(MANIFEST.read_text())["images"].get("mysql")
-        if ref:
-            return ref
-    for image in client.images.list(name="smartshop/mariadb") + client.images.list(name="mariadb"):
-        if image.tags:
-            return image.tags[0]
-    pytest.fail("no MariaDB image: run `make images` first (it builds or pulls one)")
 
 
 @pytest.fixture(scope="session")
-def docker_client() -> docker.DockerClient:
-    return docker.from_env()
-
-
-@pytest.fixture(scope="session")
-def mariadb(docker_client) -> Iterator[dict]:
+def mariadb(docker_client, images) -> Iterator[dict]:
     """A fresh server for the session: host, port, root password."""
     with contextlib.suppress(docker.errors.NotFound):
         docker_client.containers.get(CONTAINER).remove(force=True)
     root_password = secrets.token_hex(16)
     container = docker_client.containers.run(
-        mariadb_image(docker_client),
+        images["mysql"],
         command=["--skip-name-resolve", "--character-set-server=utf8mb4", "--max-connections=500"],
         name=CONTAINER,
         user="999:999",

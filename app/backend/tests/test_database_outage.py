@@ -13,8 +13,6 @@ from smartshop_backend import create_app
 from smartshop_backend.config import Settings
 from smartshop_backend.migrate import migrate
 
-from .conftest import mariadb_image
-
 NAME = "smartshop-test-mariadb-outage"
 
 
@@ -35,12 +33,12 @@ def wait_healthy(container, timeout: float = 120) -> None:
 
 
 @pytest.fixture
-def outage_server(docker_client):
+def outage_server(docker_client, images):
     with contextlib.suppress(docker.errors.NotFound):
         docker_client.containers.get(NAME).remove(force=True)
     port = free_port()
     container = docker_client.containers.run(
-        mariadb_image(docker_client),
+        images["mysql"],
         name=NAME,
         user="999:999",
         detach=True,

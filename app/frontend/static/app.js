@@ -1,0 +1,193 @@
+// SmartShop console: talks to the API on the same origin (/api, proxied by nginx).
+// Data from the API is written with textContent only, never parsed as HTML.
+"use strict";
+
+const REFRESH_MS = 2000;
+const $ = (id) => document.getElementById(id);
+
+async function api(method, path, body) {
+  const options = { method, headers: { Accept: "application/json" } };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, options);
+  let data = null;
+  try { data = await response.json(); } catch (_) { data = null; }
+  return { ok: response.ok, status: response.status, data };
+}
+
+function show(result, label) {
+  const text = result.data && (result.data.message || result.data.error);
+  $("last-result").textContent = `${label}: ${result.status}${text ? " — " + text : ""}`;
+  $("last-result").dataset.status = String(result.status);
+}
+
+function el(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = String(text);
+  if (className) node.className = className;
+  return node;
+}
+
+function button(label, onClick, extraClass) {
+  const b = el("button", label, "small" + (extraClass ? " " + extraClass : ""));
+  b.type = "button";
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+async function refreshStats() {
+  const r = await api("GET", "/api/stats");
+  const badge = $("api-status");
+  if (!r.ok) {
+    badge.textContent = `API ${r.status}`;
+    badge.className = "badge bad";
+    return;
+  }
+  badge.textContent = "API OK";
+  badge.className = "badge ok";
+  const s = r.data;
+  for (const node of document.querySelectorAll("[data-stat]")) {
+    const key = node.dataset.stat;
+    let value = s[key];
+    if (key === "payments_last_hour") value = `${value.success} ✓ / ${value.failed} ✗`;
+    else if (key === "activities_last_hour") value = `${value.low} / ${value.medium} / ${value.high}`;
+    else if (key === "revenue_total") value = `${Number(value).toFixed(2)} €`;
+    node.textContent = value;
+  }
+  $("stats-updated").textContent = "mis à jour " + new Date().toLocaleTimeString();
+}
+
+async function refreshUsers() {
+  const r = await api("GET", "/api/users?limit=10");
+  if (!r.ok) return;
+  const body = $("users-body");
+  const select = $("order-user");
+  const chosen = select.value;
+  body.replaceChildren();
+  select.replaceChildren(el("option", "utilisateur au hasard"));
+  select.firstChild.value = "";
+  for (const u of r.data.users) {
+    const tr = el("tr");
+    tr.dataset.userId = u.id;
+    tr.append(el("td", u.id), el("td", u.username), el("td", u.logged_in ? "oui" : "non"));
+    const actions = el("td");
+    actions.append(
+      button("Connexion", () => act("POST", `/api/users/login/${u.id}`, "Connexion")),
+      button("Déconnexion", () => act("POST", `/api/users/logout/${u.id}`, "Déconnexion")),
+    );
+    tr.append(actions);
+    body.append(tr);
+    const option = el("option", `${u.username} (#${u.id})`);
+    option.value = u.id;
+    select.append(option);
+  }
+  select.value = chosen;
+}
+
+async function refreshOrders() {
+  const r = await api("GET", "/api/orders?limit=10");
+  if (!r.ok) return;
+  const body = $("orders-body");
+  body.replaceChildren();
+  for (const o of r.data.orders) {
+    const tr = el("tr");
+    tr.dataset.orderId = o.id;
+    tr.append(el("td", o.id), el("td", o.product), el("td", `${o.amount.toFixed(2)} €`),
+      el("td", o.status, "status " + o.status));
+    const actions = el("td");
+    const next = {
+      pending: [["Valider", "validate"]],
+      validated: [["Traiter", "process"]],
+      processing: [],
+      payment_failed: [["Retraiter", "process"]],
+    }[o.status] || [];
+    for (const [label, action] of next) {
+      actions.append(button(label, () => act("POST", `/api/orders/${action}/${o.id}`, label)));
+    }
+    if (o.status === "processing") {
+      actions.append(
+        button("Payer ✓", () => act("POST", `/api/payments/process/${o.id}`, "Paiement", { status: "success" })),
+        button("Payer ✗", () => act("POST", `/api/payments/process/${o.id}`, "Paiement", { status: "failed" }), "bad"),
+      );
+    }
+    if (["pending", "validated", "processing", "payment_failed"].includes(o.status)) {
+      actions.append(button("Annuler", () => act("POST", `/api/orders/cancel/${o.id}`, "Annulation"), "bad"));
+    }
+    tr.append(actions);
+    body.append(tr);
+  }
+}
+
+async function refreshActivity() {
+  const r = await api("GET", "/api/activity?limit=20");
+  if (!r.ok) return;
+  const list = $("activity-list");
+  list.replaceChildren(...r.data.entries.map((e) => {
+    const li = el("li", `${e.created_at.slice(11, 19)} ${e.text}`, e.level);
+    return li;
+  }));
+}
+
+async function refreshProducts() {
+  const r = await api("GET", "/api/products");
+  if (!r.ok) return;
+  const select = $("order-product");
+  for (const p of r.data.products) {
+    const option = el("option", `${p.name} — ${p.price.toFixed(2)} €`);
+    option.value = p.id;
+    select.append(option);
+  }
+}
+
+async function refreshAll() {
+  await Promise.all([refreshStats(), refreshUsers(), refreshOrders(), refreshActivity()]);
+}
+
+async function act(method, path, label, body) {
+  const r = await api(method, path, body);
+  show(r, label);
+  await refreshAll();
+  return r;
+}
+
+async function loadConfig() {
+  try {
+    const response = await fetch("/config.json");
+    if (!response.ok) return;
+    const config = await response.json();
+    if (config.grafana_url) $("link-grafana").href = config.grafana_url;
+    if (config.prometheus_url) $("link-prometheus").href = config.prometheus_url;
+  } catch (_) { /* keep the defaults */ }
+}
+
+function wire() {
+  $("user-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const name = $("user-name").value.trim();
+    act("POST", "/api/users/create", "Création utilisateur", name ? { username: name } : undefined);
+    $("user-name").value = "";
+  });
+  $("order-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const user = $("order-user").value;
+    const product = $("order-product").value;
+    const body = product ? { product_id: Number(product) } : undefined;
+    act("POST", user ? `/api/orders/create/${user}` : "/api/orders/create", "Création commande", body);
+  });
+  $("error-404").addEventListener("click", () => act("GET", "/api/errors/404", "Erreur 404"));
+  $("error-500").addEventListener("click", () => act("GET", "/api/errors/500", "Erreur 500"));
+  $("error-custom").addEventListener("click", () => {
+    const message = $("error-message").value.trim();
+    act("POST", "/api/errors/custom", "Erreur personnalisée", message ? { message } : {});
+  });
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  wire();
+  await loadConfig();
+  await refreshProducts();
+  await refreshAll();
+  setInterval(refreshAll, REFRESH_MS);
+});

@@ -1,0 +1,167 @@
+"""The admin console in a real browser (Debian's chromium driven by Playwright), through nginx,
+against two backend replicas and MariaDB in containers. Each section is clicked through and
+the numbers on the page must change."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+import requests
+from playwright.sync_api import Page, expect, sync_playwright
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, app_stack):
+    context = browser.new_context()
+    page = context.new_page()
+    page.errors = []  # type: ignore[attr-defined]
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    page.on(
+        "console",
+        lambda msg: msg.type == "error" and "Failed to load resource" not in msg.text and page.errors.append(msg.text),
+    )
+    page.goto(app_stack["console"])
+    expect(page.get_by_test_id("api-status")).to_have_text("API OK")
+    yield page
+    assert page.errors == [], page.errors  # no script error, no CSP violation
+    context.close()
+
+
+def stat(page: Page, key: str) -> str:
+    return page.locator(f'[data-stat="{key}"]').inner_text()
+
+
+def number(page: Page, key: str) -> float:
+    return float(re.sub(r"[^0-9.]", "", stat(page, key)) or 0)
+
+
+def wait_number(page: Page, key: str, expected: float) -> None:
+    expect(page.locator(f'[data-stat="{key}"]')).to_have_text(re.compile(rf"^{int(expected)}(\.| |$)"))
+
+
+def order_row(page: Page, order_id: str):
+    return page.locator(f'#orders-body tr[data-order-id="{order_id}"]')
+
+
+def test_security_headers_and_same_origin_api(app_stack):
+    r = requests.get(app_stack["console"], timeout=5)
+    assert "default-src 'self'" in r.headers["Content-Security-Policy"]
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    api = requests.get(f"{app_stack['console']}/api/stats", timeout=5)
+    assert api.status_code == 200
+    assert "Access-Control-Allow-Origin" not in api.headers
+
+
+def test_links_to_grafana_and_prometheus(page):
+    expect(page.locator("#link-grafana")).to_have_attribute("href", "http://grafana.test:3030")
+    expect(page.locator("#link-prometheus")).to_have_attribute("href", "http://prometheus.test:9090")
+
+
+def test_users_section(page):
+    users = number(page, "total_users")
+    page.click("#create-user")
+    wait_number(page, "total_users", users + 1)
+    page.fill("#user-name", "browser_user")
+    page.click("#create-user")
+    wait_number(page, "total_users", users + 2)
+    row = page.locator("#users-body tr", has_text="browser_user")
+    expect(row).to_have_count(1)
+    active = number(page, "active_users_today")
+    row.get_by_role("button", name="Connexion", exact=True).click()
+    expect(row.locator("td").nth(2)).to_have_text("oui")
+    wait_number(page, "active_users_today", active + 1)
+    expect(page.locator("#activity-list")).to_contain_text("User logged in: browser_user (low)")
+    row.get_by_role("button", name="Déconnexion", exact=True).click()
+    expect(row.locator("td").nth(2)).to_have_text("non")
+
+
+def create_order(page: Page, product: str) -> str:
+    label = page.locator("#order-product option", has_text=product).first.inner_text()
+    page.select_option("#order-product", label=label)
+    before = (
+        page.locator("#orders-body tr").first.get_attribute("data-order-id")
+        if page.locator("#orders-body tr").count()
+        else None
+    )
+    page.click("#create-order")
+    expect(page.get_by_test_id("last-result")).to_contain_text("Création commande: 201")
+    first = page.locator("#orders-body tr").first
+    expect(first).not_to_have_attribute("data-order-id", before or "none")
+    return first.get_attribute("data-order-id")
+
+
+def test_orders_and_payments_section(page):
+    page.click("#create-user")
+    expect(page.get_by_test_id("last-result")).to_contain_text("201")
+    pending, last10 = number(page, "pending_orders"), number(page, "orders_last_10min")
+    successes, failures = number(page, "total_success_payments"), number(page, "total_failed_payments")
+
+    paid = create_order(page, "Montre connectée")
+    wait_number(page, "pending_orders", pending + 1)
+    wait_number(page, "orders_last_10min", last10 + 1)
+    row = order_row(page, paid)
+    expect(row.locator(".status")).to_have_text("pending")
+    row.get_by_role("button", name="Valider", exact=True).click()
+    expect(row.locator(".status")).to_have_text("validated")
+    row.get_by_role("button", name="Traiter", exact=True).click()
+    expect(row.locator(".status")).to_have_text("processing")
+    row.get_by_role("button", name="Payer ✓", exact=True).click()
+    expect(row.locator(".status")).to_have_text("paid")
+    wait_number(page, "total_success_payments", successes + 1)
+    expect(page.locator("#activity-list")).to_contain_text(f"Payment success for order {paid} - 199.99€ (low)")
+
+    failed = create_order(page, "Ecouteurs sans fil")
+    row = order_row(page, failed)
+    row.get_by_role("button", name="Valider", exact=True).click()
+    row.get_by_role("button", name="Traiter", exact=True).click()
+    expect(row.locator(".status")).to_have_text("processing")
+    row.get_by_role("button", name="Payer ✗", exact=True).click()
+    expect(row.locator(".status")).to_have_text("payment_failed")
+    wait_number(page, "total_failed_payments", failures + 1)
+
+    cancelled = create_order(page, "Coque")
+    row = order_row(page, cancelled)
+    row.get_by_role("button", name="Annuler", exact=True).click()
+    expect(row.locator(".status")).to_have_text("cancelled")
+    wait_number(page, "pending_orders", pending)  # all three left pending
+
+
+def test_error_simulation_section(page):
+    before = stat(page, "activities_last_hour")
+    page.click("#error-404")
+    expect(page.get_by_test_id("last-result")).to_contain_text("Erreur 404: 404")
+    page.click("#error-500")
+    expect(page.get_by_test_id("last-result")).to_contain_text("Erreur 500: 500")
+    page.fill("#error-message", "panne simulée")
+    page.click("#error-custom")
+    expect(page.get_by_test_id("last-result")).to_contain_text("Erreur personnalisée: 400 — panne simulée")
+    expect(page.locator("#activity-list")).to_contain_text("Custom error 400: panne simulée (high)")
+    expect(page.locator('[data-stat="activities_last_hour"]')).not_to_have_text(before)
+
+
+def test_stats_refresh_without_reload(page, app_stack):
+    users = number(page, "total_users")
+    requests.post(f"{app_stack['backend']}/api/users/create", timeout=5)  # behind the page's back
+    wait_number(page, "total_users", users + 1)
