@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .counters import Counters
-
 LEVELS = ("low", "medium", "high")
 
 
-def record(cur: Any, counters: Counters, level: str, message: str) -> None:
-    """Add an entry (in the caller's transaction) and count it for the last-hour figures."""
+def record(cur: Any, level: str, message: str) -> None:
+    """Add an entry in the caller's transaction (the caller counts it)."""
     cur.execute("INSERT INTO activity_log (level, message) VALUES (%s, %s)", (level, message[:255]))
-    counters.add(cur, {}, per_minute={f"activity_{level}": 1})
 
 
 def recent(cur: Any, limit: int, level: str | None = None) -> list[dict[str, Any]]:

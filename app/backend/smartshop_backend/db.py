@@ -38,7 +38,7 @@ class Database:
             maxcached=settings.pool_size,
             blocking=True,
             ping=1,  # check the connection when it is taken from the pool; reconnect if it is gone
-            reset=True,
+            reset=False,  # every transaction ends in an explicit commit or rollback
             host=settings.db_host,
             port=settings.db_port,
             user=user or settings.db_user,

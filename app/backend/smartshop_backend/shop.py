@@ -15,7 +15,9 @@ payments of one order exactly one is made, the others get 409.
 from __future__ import annotations
 
 import random
+from collections import Counter as CounterDict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -33,12 +35,17 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 PAYABLE = ("processing",)
 DUPLICATE_KEY = 1062
+FOREIGN_KEY_MISSING = 1452
 
 
 @dataclass
 class Events:
-    """What happened in a transaction, counted in Prometheus once it committed."""
+    """What happened in a transaction: counter changes, written once at its end (one statement),
+    and what Prometheus counts once it committed."""
 
+    totals: CounterDict = field(default_factory=CounterDict)
+    per_minute: CounterDict = field(default_factory=CounterDict)
+    per_day: CounterDict = field(default_factory=CounterDict)
     users_created: int = 0
     logins: int = 0
     orders: list[str] = field(default_factory=list)  # statuses entered
@@ -52,11 +59,17 @@ class Shop:
         self.counters = counters
         self.ratio = payment_success_ratio
         self.rng = rng or random.Random()
+        self._catalog: dict[int, dict[str, Any]] = {}  # the products table rarely changes: cached per process
 
     # -- activity -------------------------------------------------------------------------
     def _log(self, cur: Any, events: Events, level: str, message: str) -> None:
-        activity.record(cur, self.counters, level, message)
+        activity.record(cur, level, message)
+        events.per_minute[f"activity_{level}"] += 1
         events.activity.append(level)
+
+    def flush(self, cur: Any, events: Events) -> None:
+        """Write the transaction's counter changes (call last, inside the transaction)."""
+        self.counters.add(cur, events.totals, events.per_minute, events.per_day)
 
     # -- users ----------------------------------------------------------------------------
     def create_user(self, cur: Any, events: Events, username: str | None, email: str | None) -> dict[str, Any]:
@@ -74,7 +87,7 @@ class Shop:
         else:
             raise Conflict("could not find a free random username; give one") from None
         user_id = cur.lastrowid
-        self.counters.add(cur, {"users": 1})
+        events.totals["users"] += 1
         self._log(cur, events, "low", f"User created: {name}")
         events.users_created += 1
         return self.get_user(cur, user_id)
@@ -103,7 +116,7 @@ class Shop:
         user = self.get_user(cur, user_id)
         cur.execute("INSERT IGNORE INTO daily_active_users (day, user_id) VALUES (UTC_DATE(), %s)", (user_id,))
         if cur.rowcount == 1:
-            self.counters.add(cur, {}, per_day={"active_users": 1})
+            events.per_day["active_users"] += 1
         self._log(cur, events, "low", f"User logged in: {user['username']}")
         events.logins += 1
         return user
@@ -115,10 +128,16 @@ class Shop:
         return user
 
     # -- catalog --------------------------------------------------------------------------
-    @staticmethod
-    def products(cur: Any) -> list[dict[str, Any]]:
+    def products(self, cur: Any) -> list[dict[str, Any]]:
         cur.execute("SELECT id, name, price FROM products ORDER BY id")
-        return [{"id": r["id"], "name": r["name"], "price": float(r["price"])} for r in cur.fetchall()]
+        catalog = [{"id": r["id"], "name": r["name"], "price": float(r["price"])} for r in cur.fetchall()]
+        self._catalog = {p["id"]: p for p in catalog}
+        return catalog
+
+    def product(self, cur: Any, product_id: int) -> dict[str, Any] | None:
+        if product_id not in self._catalog:
+            self.products(cur)
+        return self._catalog.get(product_id)
 
     # -- orders ---------------------------------------------------------------------------
     def create_order(
@@ -126,32 +145,46 @@ class Shop:
     ) -> dict[str, Any]:
         if user_id is None:
             user_id = self._random_user(cur, events)
-        else:
-            cur.execute("SELECT id FROM users WHERE id = %s", (user_id,))
-            if cur.fetchone() is None:
-                raise NotFound(f"user {user_id} not found", field="user_id")
         if product_id is None:
-            catalog = self.products(cur)
+            catalog = list(self._catalog.values()) or self.products(cur)
             if not catalog:
                 raise Conflict("the catalog is empty; run the migrations")
             product = self.rng.choice(catalog)
         else:
-            cur.execute("SELECT id, name, price FROM products WHERE id = %s", (product_id,))
-            row = cur.fetchone()
-            if row is None:
+            product = self.product(cur, product_id)
+            if product is None:
                 raise Invalid(f"product {product_id} does not exist", field="product_id")
-            product = {"id": row["id"], "name": row["name"], "price": float(row["price"])}
         amount = (Decimal(str(product["price"])) * quantity).quantize(Decimal("0.01"))
-        cur.execute(
-            "INSERT INTO orders (user_id, product_id, quantity, amount) VALUES (%s, %s, %s, %s)",
-            (user_id, product["id"], quantity, amount),
-        )
+        now = _now()
+        try:
+            cur.execute(
+                "INSERT INTO orders (user_id, product_id, quantity, amount, created_at, updated_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                (user_id, product["id"], quantity, amount, now, now),
+            )
+        except pymysql.err.IntegrityError as exc:
+            if exc.args[0] == FOREIGN_KEY_MISSING:
+                raise NotFound(f"user {user_id} not found", field="user_id") from None
+            raise
         order_id = cur.lastrowid
-        self.counters.add(cur, {"orders": 1, **Counters.status_change(None, "pending")}, per_minute={"orders": 1})
+        events.totals.update({"orders": 1, **Counters.status_change(None, "pending")})
+        events.per_minute["orders"] += 1
         label = product["name"] if quantity == 1 else f"{quantity} x {product['name']}"
         self._log(cur, events, "low", f"Order created: {label} - {activity.euros(amount)}")
         events.orders.append("pending")
-        return self.get_order(cur, order_id)
+        return _order_json(
+            {
+                "id": order_id,
+                "user_id": user_id,
+                "product_id": product["id"],
+                "product": product["name"],
+                "quantity": quantity,
+                "amount": amount,
+                "status": "pending",
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
 
     def _random_user(self, cur: Any, events: Events) -> int:
         cur.execute("SELECT MAX(id) AS top FROM users")
@@ -163,11 +196,21 @@ class Shop:
                 return row["id"]
         return self.create_user(cur, events, None, None)["id"]
 
+    def locked_order(self, cur: Any, order_id: int) -> dict[str, Any]:
+        """The order, its row locked until the transaction ends (the product is not locked)."""
+        cur.execute(
+            "SELECT id, user_id, product_id, quantity, amount, status, created_at, updated_at"
+            " FROM orders WHERE id = %s FOR UPDATE",
+            (order_id,),
+        )
+        row = cur.fetchone()
+        if row is None:
+            raise NotFound(f"order {order_id} not found")
+        product = self.product(cur, row["product_id"])
+        return _order_json({**row, "product": product["name"] if product else "?"})
+
     @staticmethod
-    def get_order(cur: Any, order_id: int, lock: bool = False) -> dict[str, Any]:
-        if lock:
-            # lock the order row alone (a FOR UPDATE on the join would lock the product too)
-            cur.execute("SELECT id FROM orders WHERE id = %s FOR UPDATE", (order_id,))
+    def get_order(cur: Any, order_id: int) -> dict[str, Any]:
         cur.execute(
             "SELECT o.id, o.user_id, o.product_id, p.name AS product, o.quantity, o.amount, o.status,"
             " o.created_at, o.updated_at FROM orders o JOIN products p ON p.id = o.product_id WHERE o.id = %s",
@@ -198,24 +241,25 @@ class Shop:
 
     def transition(self, cur: Any, events: Events, order_id: int, action: str) -> dict[str, Any]:
         allowed, target = TRANSITIONS[action]
-        order = self.get_order(cur, order_id, lock=True)
+        order = self.locked_order(cur, order_id)
         if order["status"] not in allowed:
             raise Conflict(
                 f"cannot {action} order {order_id}: it is {order['status']} ({action} needs {' or '.join(allowed)})",
                 order_status=order["status"],
             )
-        self._set_status(cur, order_id, order["status"], target)
+        self._set_status(cur, events, order_id, order["status"], target)
         level = "medium" if action == "cancel" else "low"
         verb = {"validate": "validated", "process": "processing", "cancel": "cancelled"}[action]
         self._log(
             cur, events, level, f"Order {verb}: {order_id} - {order['product']} - {activity.euros(order['amount'])}"
         )
         events.orders.append(target)
-        return self.get_order(cur, order_id)
+        return {**order, "status": target, "updated_at": _iso(_now())}
 
-    def _set_status(self, cur: Any, order_id: int, old: str, new: str) -> None:
-        cur.execute("UPDATE orders SET status = %s, updated_at = UTC_TIMESTAMP(3) WHERE id = %s", (new, order_id))
-        self.counters.add(cur, Counters.status_change(old, new))
+    @staticmethod
+    def _set_status(cur: Any, events: Events, order_id: int, old: str, new: str) -> None:
+        cur.execute("UPDATE orders SET status = %s, updated_at = %s WHERE id = %s", (new, _now(), order_id))
+        events.totals.update(Counters.status_change(old, new))
 
     # -- payments -------------------------------------------------------------------------
     def outcome(self, requested: str | None) -> str:
@@ -226,7 +270,7 @@ class Shop:
         return "success" if self.rng.random() < self.ratio else "failed"
 
     def pay(self, cur: Any, events: Events, order_id: int, requested: str | None) -> dict[str, Any]:
-        order = self.get_order(cur, order_id, lock=True)
+        order = self.locked_order(cur, order_id)
         if order["status"] not in PAYABLE:
             raise Conflict(
                 f"cannot pay order {order_id}: it is {order['status']} (payment needs processing)",
@@ -240,12 +284,13 @@ class Shop:
         )
         payment_id = cur.lastrowid
         new_status = "paid" if outcome == "success" else "payment_failed"
-        self._set_status(cur, order_id, order["status"], new_status)
+        self._set_status(cur, events, order_id, order["status"], new_status)
         totals = {f"payments_{outcome}": 1}
         if outcome == "success":
             totals["revenue_cents"] = int(amount * 100)
             events.revenue += amount
-        self.counters.add(cur, totals, per_minute={f"payments_{outcome}": 1})
+        events.totals.update(totals)
+        events.per_minute[f"payments_{outcome}"] += 1
         level = "low" if outcome == "success" else "medium"
         self._log(cur, events, level, f"Payment {outcome} for order {order_id} - {activity.euros(amount)}")
         events.payments.append(outcome)
@@ -284,6 +329,12 @@ class Shop:
             }
             for r in cur.fetchall()
         ]
+
+
+def _now() -> datetime:
+    """UTC now, naive, to the millisecond (the columns' precision)."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def _iso(value: Any) -> str | None:

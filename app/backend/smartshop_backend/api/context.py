@@ -29,7 +29,9 @@ def run(work) -> Any:
 
     def in_transaction(cur):
         events.__init__()  # a retried transaction starts its events afresh
-        return work(cur, events)
+        result = work(cur, events)
+        shop().flush(cur, events)
+        return result
 
     result = db().run(in_transaction)
     metrics().count(events)

@@ -1,0 +1,1 @@
+"""Helpers shared by the application's tests and benchmarks."""

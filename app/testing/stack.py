@@ -1,0 +1,172 @@
+"""The application in containers, as the roles run it: MariaDB (least-privilege users),
+the migration as a one-shot container, N backend replicas, the nginx console."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import requests
+
+MANIFEST = Path(os.environ.get("SMARTSHOP_IMAGES_MANIFEST", "/etc/smartshop/images.json"))
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def manifest_images() -> dict[str, str]:
+    if not MANIFEST.exists():
+        raise StackError(f"{MANIFEST} is missing: run `make images` (it builds the images)")
+    refs = json.loads(MANIFEST.read_text())["images"]
+    if os.environ.get("SMARTSHOP_TEST_MARIADB_IMAGE"):
+        refs["mysql"] = os.environ["SMARTSHOP_TEST_MARIADB_IMAGE"]
+    missing = {"mysql", "backend", "frontend"} - set(refs)
+    if missing:
+        raise StackError(f"no image for {sorted(missing)} in {MANIFEST}: run `make images`")
+    return refs
+
+
+def wait_healthy(container, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        container.reload()
+        health = container.attrs["State"].get("Health", {}).get("Status")
+        if health == "healthy":
+            return
+        if container.status in ("exited", "dead") or time.monotonic() > deadline:
+            raise StackError(f"{container.name} is {container.status}/{health}:\n{container.logs().decode()[-3000:]}")
+        time.sleep(0.5)
+
+
+@dataclass
+class Stack:
+    client: docker.DockerClient
+    prefix: str
+    containers: list = field(default_factory=list)
+    network: object = None
+    console: str = ""
+    backend: str = ""
+    backend_direct: str = ""  # the first backend's address on the stack network (no docker-proxy)
+
+    def stop(self) -> None:
+        for container in reversed(self.containers):
+            with contextlib.suppress(docker.errors.APIError):
+                container.remove(force=True)
+        if self.network is not None:
+            with contextlib.suppress(docker.errors.APIError):
+                self.network.remove()
+
+
+def start(
+    client: docker.DockerClient,
+    images: dict[str, str],
+    prefix: str,
+    replicas: int = 2,
+    backend_env: dict[str, str] | None = None,
+    db_tmpfs: bool = True,
+) -> Stack:
+    """Start the stack under names <prefix>-*; returns the console's and the first backend's URLs."""
+    names = [f"{prefix}-frontend", *(f"{prefix}-backend-{i}" for i in range(1, replicas + 1)), f"{prefix}-mysql"]
+    for name in names:
+        with contextlib.suppress(docker.errors.NotFound):
+            client.containers.get(name).remove(force=True)
+    with contextlib.suppress(docker.errors.NotFound):
+        client.networks.get(f"{prefix}-net").remove()
+    stack = Stack(client, prefix)
+    stack.network = client.networks.create(f"{prefix}-net", driver="bridge")
+    try:
+        _start(stack, images, names, replicas, backend_env or {}, db_tmpfs)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def _start(stack: Stack, images, names, replicas, backend_env, db_tmpfs) -> None:
+    client, net = stack.client, stack.network.name
+    root_pw, app_pw, mig_pw = (secrets.token_hex(16) for _ in range(3))
+    db = client.containers.run(
+        images["mysql"],
+        name=names[-1],
+        user="999:999",
+        detach=True,
+        network=net,
+        command=["--skip-name-resolve", "--max-connections=500"],
+        environment={"MARIADB_ROOT_PASSWORD": root_pw, "MARIADB_DATABASE": "smartshop"},
+        healthcheck={
+            "test": ["CMD", "healthcheck.sh", "--connect", "--innodb_initialized"],
+            "interval": 1_000_000_000,
+            "retries": 120,
+        },
+        tmpfs={"/var/lib/mysql": "uid=999,gid=999,mode=0755"} if db_tmpfs else None,
+    )
+    stack.containers.append(db)
+    stack.network.disconnect(db)
+    stack.network.connect(db, aliases=["mysql"])
+    wait_healthy(db)
+    grants = (
+        f"CREATE USER 'smartshop'@'%' IDENTIFIED BY '{app_pw}';"
+        " GRANT SELECT, INSERT, UPDATE, DELETE ON smartshop.* TO 'smartshop'@'%';"
+        f" CREATE USER 'smartshop_migrator'@'%' IDENTIFIED BY '{mig_pw}';"
+        " GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, REFERENCES"
+        " ON smartshop.* TO 'smartshop_migrator'@'%';"
+    )
+    code, output = db.exec_run(["mariadb", "-uroot", f"-p{root_pw}", "-e", grants])
+    if code != 0:
+        raise StackError(output.decode())
+    env = {"SMARTSHOP_DB_HOST": "mysql"}
+    migration = client.containers.run(
+        images["backend"],
+        command=["migrate"],
+        network=net,
+        detach=True,
+        environment={**env, "SMARTSHOP_MIGRATOR_PASSWORD": mig_pw},
+    )
+    result = migration.wait(timeout=120)
+    logs = migration.logs().decode()
+    migration.remove()
+    if result["StatusCode"] != 0:
+        raise StackError(f"migration failed:\n{logs}")
+    backends = []
+    for i, name in enumerate(names[1:-1]):
+        backends.append(
+            client.containers.run(
+                images["backend"],
+                name=name,
+                detach=True,
+                network=net,
+                environment={**env, "SMARTSHOP_DB_PASSWORD": app_pw, **backend_env},
+                ports={"8000/tcp": ("127.0.0.1", None)} if i == 0 else {},
+            )
+        )
+    stack.containers.extend(backends)
+    for backend in backends:
+        wait_healthy(backend)
+    frontend = client.containers.run(
+        images["frontend"],
+        name=names[0],
+        detach=True,
+        network=net,
+        environment={
+            "SMARTSHOP_BACKENDS": " ".join(f"{n}:8000" for n in names[1:-1]),
+            "SMARTSHOP_GRAFANA_URL": "http://grafana.test:3030",
+            "SMARTSHOP_PROMETHEUS_URL": "http://prometheus.test:9090",
+        },
+        ports={"3000/tcp": ("127.0.0.1", None)},
+    )
+    stack.containers.append(frontend)
+    wait_healthy(frontend)
+    frontend.reload()
+    backends[0].reload()
+    stack.console = f"http://127.0.0.1:{frontend.ports['3000/tcp'][0]['HostPort']}"
+    stack.backend = f"http://127.0.0.1:{backends[0].ports['8000/tcp'][0]['HostPort']}"
+    stack.backend_direct = f"http://{backends[0].attrs['NetworkSettings']['Networks'][net]['IPAddress']}:8000"
+    if requests.get(f"{stack.console}/api/health", timeout=5).status_code != 200:
+        raise StackError("the console does not reach the API")

@@ -1,0 +1,174 @@
+"""Benchmarks of the containerised API; each prints figures, the last line one JSON object.
+
+    python bench/bench_api.py mixed [--users 32] [--duration 30]   # `make bench-api`
+    python bench/bench_api.py stats [--orders 1000000]             # `make bench-stats`
+
+Both start their own stack (MariaDB on a volume, the migration, one backend container with
+gunicorn 2 workers x 4 threads) under the name prefix smartshop-bench and remove it after.
+"""
+
+from __future__ import annotations
+
+import gevent.monkey
+
+gevent.monkey.patch_all()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import docker  # noqa: E402
+import requests  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "app"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from testing import stack as containers  # noqa: E402
+
+
+def mixed(stack: containers.Stack, users: int, duration: float) -> dict:
+    from locust.env import Environment
+    from locustfile_api import ShopUser
+
+    # straight to the container's address: docker-proxy would take CPU from the API
+    env = Environment(user_classes=[ShopUser], host=stack.backend_direct)
+    runner = env.create_local_runner()
+    runner.start(users, spawn_rate=users)
+    gevent.sleep(2)  # warm-up: pools fill, workers start
+    env.stats.reset_all()
+    started = time.monotonic()
+    gevent.sleep(duration)
+    elapsed = time.monotonic() - started
+    total = env.stats.total
+    result = {
+        "rps": round(total.num_requests / elapsed, 1),
+        "p50_ms": total.get_response_time_percentile(0.50),
+        "p95_ms": total.get_response_time_percentile(0.95),
+        "p99_ms": total.get_response_time_percentile(0.99),
+        "unexpected_errors": total.num_failures,
+        "requests": total.num_requests,
+        "duration_s": round(elapsed, 1),
+        "users": users,
+    }
+    runner.quit()
+    print(f"{'request':<14}{'count':>8}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'fails':>7}")
+    for name, entry in sorted(env.stats.entries.items()):
+        print(
+            f"{name[0]:<14}{entry.num_requests:>8}{entry.get_response_time_percentile(0.5):>8}"
+            f"{entry.get_response_time_percentile(0.95):>8}{entry.get_response_time_percentile(0.99):>8}"
+            f"{entry.num_failures:>7}"
+        )
+    for error in env.stats.errors.values():
+        print(f"unexpected: {error.name} {error.error} x{error.occurrences}")
+    return result
+
+
+SEED_SQL = """
+SET SESSION foreign_key_checks = 0;
+INSERT INTO users (username, created_at) SELECT CONCAT('bench', seq), UTC_TIMESTAMP() - INTERVAL seq MINUTE
+  FROM seq_1_to_{users};
+INSERT INTO orders (user_id, product_id, quantity, amount, status, created_at, updated_at)
+  SELECT 1 + seq % {users}, 1 + seq % 8, 1, 39.99,
+         ELT(1 + seq % 6, 'pending','validated','processing','paid','payment_failed','cancelled'),
+         UTC_TIMESTAMP() - INTERVAL seq SECOND, UTC_TIMESTAMP() - INTERVAL seq SECOND
+  FROM seq_1_to_{orders};
+INSERT INTO payments (order_id, status, amount, created_at)
+  SELECT id, IF(status = 'paid', 'success', 'failed'), amount, created_at FROM orders
+  WHERE status IN ('paid', 'payment_failed');
+INSERT INTO counters (name, bucket, shard, value)
+  SELECT 'users', '1970-01-01', 0, COUNT(*) FROM users
+  UNION ALL SELECT 'orders', '1970-01-01', 0, COUNT(*) FROM orders
+  UNION ALL SELECT CONCAT('orders_', status), '1970-01-01', 0, COUNT(*) FROM orders GROUP BY status
+  UNION ALL SELECT CONCAT('payments_', status), '1970-01-01', 0, COUNT(*) FROM payments GROUP BY status
+  ON DUPLICATE KEY UPDATE value = value + VALUES(value);
+INSERT INTO counters (name, bucket, shard, value)
+  SELECT 'orders', DATE_FORMAT(created_at, '%Y-%m-%d %H:%i:00'), 0, COUNT(*) FROM orders
+  WHERE created_at > UTC_TIMESTAMP() - INTERVAL 2 HOUR GROUP BY 2
+  ON DUPLICATE KEY UPDATE value = value + VALUES(value);
+"""
+
+FULL_COUNT_SQL = (
+    "SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM orders WHERE status='pending'),"
+    " (SELECT COUNT(*) FROM payments WHERE status='success'), (SELECT COUNT(*) FROM payments WHERE status='failed'),"
+    " (SELECT COUNT(*) FROM orders WHERE created_at > UTC_TIMESTAMP() - INTERVAL 60 MINUTE)"
+)
+
+
+def stats_bench(stack: containers.Stack, orders: int, samples: int) -> dict:
+    db = next(c for c in stack.containers if c.name.endswith("-mysql"))
+    root = next(e.split("=", 1)[1] for e in db.attrs["Config"]["Env"] if e.startswith("MARIADB_ROOT_PASSWORD="))
+    users = max(orders // 10, 1)
+    started = time.monotonic()
+    code, out = db.exec_run(
+        ["mariadb", "-uroot", f"-p{root}", "smartshop", "-e", SEED_SQL.format(users=users, orders=orders)]
+    )
+    if code != 0:
+        raise SystemExit(out.decode())
+    print(f"seeded {users} users and {orders} orders in {time.monotonic() - started:.1f} s")
+    session = requests.Session()
+    body = session.get(f"{stack.backend}/api/stats", timeout=10).json()
+    assert body["total_orders"] == orders, body
+    for _ in range(50):
+        session.get(f"{stack.backend}/api/stats", timeout=10)
+    latencies = []
+    for _ in range(samples):
+        t0 = time.perf_counter()
+        r = session.get(f"{stack.backend}/api/stats", timeout=10)
+        latencies.append((time.perf_counter() - t0) * 1000)
+        assert r.status_code == 200
+    latencies.sort()
+    # the seed's way (counting whole tables per request), timed inside the server
+    code, out = db.exec_run(
+        [
+            "mariadb",
+            "-uroot",
+            f"-p{root}",
+            "smartshop",
+            "-N",
+            "-e",
+            f"SET @t = NOW(6); {FULL_COUNT_SQL} INTO @a, @b, @c, @d, @e;"
+            " SELECT TIMESTAMPDIFF(MICROSECOND, @t, NOW(6)) / 1000",
+        ]
+    )
+    full_ms = float(out.decode().split()[-1]) if code == 0 else -1.0
+    return {
+        "orders": orders,
+        "samples": samples,
+        "p50_ms": round(statistics.median(latencies), 2),
+        "p95_ms": round(latencies[int(len(latencies) * 0.95) - 1], 2),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 2),
+        "seed_style_full_counts_ms": round(full_ms, 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="bench", required=True)
+    m = sub.add_parser("mixed")
+    m.add_argument("--users", type=int, default=int(os.environ.get("USERS", "16")))
+    m.add_argument("--duration", type=float, default=float(os.environ.get("DURATION", "30")))
+    s = sub.add_parser("stats")
+    s.add_argument("--orders", type=int, default=int(os.environ.get("ORDERS", "1000000")))
+    s.add_argument("--samples", type=int, default=1000)
+    args = parser.parse_args()
+    client = docker.from_env()
+    stack = containers.start(client, containers.manifest_images(), "smartshop-bench", replicas=1, db_tmpfs=False)
+    try:
+        result = (
+            mixed(stack, args.users, args.duration)
+            if args.bench == "mixed"
+            else stats_bench(stack, args.orders, args.samples)
+        )
+    finally:
+        stack.stop()
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
