@@ -14,7 +14,8 @@ PURGE       ?= 0
 ROLES       := docker_host images network mysql
 SCENARIOS   := $(notdir $(wildcard molecule/*))
 
-.PHONY: help setup engine up down lint unit test test-role test-molecule bench clean
+.PHONY: help setup engine images browser up down lint unit app-test test test-role test-molecule \
+	bench bench-api bench-stats clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -32,6 +33,14 @@ setup: $(BIN)/.installed ## Create .venv with the pinned tooling (silent when no
 engine: setup ## Install and start the Docker engine on this host (role docker_host)
 	@ansible-playbook playbooks/docker_host.yml
 
+images: engine ## Build or pull the images the application tests and benchmarks use
+	@ansible-playbook playbooks/images.yml
+
+browser: ## Install Debian's chromium for the browser tests (never a downloaded browser)
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+	@chromium --version
+
 up: setup ## Provision the whole stack on the local Docker host (site.yml)
 	ansible-playbook site.yml
 
@@ -44,9 +53,21 @@ lint: setup ## yamllint, ansible-lint (production profile), ruff
 	ruff check .
 	ruff format --check .
 
-unit: setup ## Unit tests (pytest tests/)
+unit: setup ## Unit tests: the repository (tests/) and the backend's (no database)
 	@mkdir -p $(REPORTS)
-	pytest -q --junitxml=$(REPORTS)/unit.xml tests
+	pytest -q --junitxml=$(REPORTS)/unit.xml tests app/backend/tests/test_unit.py
+
+app-test: images browser ## Application tests: MariaDB integration, gunicorn, fuzzing, browser
+	@mkdir -p $(REPORTS)
+	pytest -q --junitxml=$(REPORTS)/app.xml app
+
+bench: bench-api bench-stats ## Every benchmark
+
+bench-api: images ## Mixed API workload against the containerised backend (USERS, DURATION)
+	python bench/bench_api.py mixed
+
+bench-stats: images ## /api/stats latency with ORDERS (default 1,000,000) orders
+	python bench/bench_api.py stats
 
 test-role: engine ## Molecule for one role: make test-role ROLE=mysql
 	@test -n "$(ROLE)" || { echo "usage: make test-role ROLE=<role>" >&2; exit 2; }
@@ -66,7 +87,7 @@ test-molecule: engine ## Every molecule scenario: each role's, then molecule/*
 	  echo "== molecule $$scenario: $$(( $$(date +%s) - start )) s"; \
 	done
 
-test: lint unit test-molecule ## Lint, unit tests and every molecule scenario
+test: lint unit app-test test-molecule ## Lint, unit, application and every molecule scenario
 
 clean: ## Remove the virtualenv and reports
 	rm -rf $(VENV) $(REPORTS) .pytest_cache .ruff_cache
