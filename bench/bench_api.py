@@ -152,12 +152,20 @@ def main() -> int:
     m = sub.add_parser("mixed")
     m.add_argument("--users", type=int, default=int(os.environ.get("USERS", "16")))
     m.add_argument("--duration", type=float, default=float(os.environ.get("DURATION", "30")))
+    m.add_argument("--workers", default=os.environ.get("WORKERS", "2"), help="gunicorn workers (default 2)")
+    m.add_argument("--threads", default=os.environ.get("THREADS", "4"), help="threads per worker (default 4)")
     s = sub.add_parser("stats")
     s.add_argument("--orders", type=int, default=int(os.environ.get("ORDERS", "1000000")))
     s.add_argument("--samples", type=int, default=1000)
     args = parser.parse_args()
     client = docker.from_env()
-    stack = containers.start(client, containers.manifest_images(), "smartshop-bench", replicas=1, db_tmpfs=False)
+    backend_env = {
+        "SMARTSHOP_WORKERS": str(getattr(args, "workers", 2)),
+        "SMARTSHOP_THREADS": str(getattr(args, "threads", 4)),
+    }
+    stack = containers.start(
+        client, containers.manifest_images(), "smartshop-bench", replicas=1, db_tmpfs=False, backend_env=backend_env
+    )
     try:
         result = (
             mixed(stack, args.users, args.duration)

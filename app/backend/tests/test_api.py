@@ -370,3 +370,16 @@ def test_metrics_use_route_templates(client):
     assert "smartshop_build_info{" in text
     assert re.search(r"^smartshop_shop_users \d", text, re.M)
     assert "smartshop_database_up 1.0" in text
+
+
+def test_migrations_are_idempotent_and_recorded(migrated, mariadb):
+    from smartshop_backend.migrate import available, migrate
+
+    assert migrate(migrated) == []  # the session already applied them: nothing new
+    from .conftest import root_connection
+
+    conn = root_connection(mariadb, "smartshop")
+    with conn.cursor() as cur:
+        cur.execute("SELECT version FROM schema_migrations ORDER BY version")
+        assert [row[0] for row in cur.fetchall()] == [m.version for m in available()]
+    conn.close()
