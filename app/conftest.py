@@ -37,5 +37,10 @@ def app_stack(docker_client, images):
         )
     except containers.StackError as exc:
         pytest.fail(str(exc))
-    yield {"console": stack.console, "backend": stack.backend, "containers": stack.containers}
+    yield {
+        "console": stack.console,
+        "backend": stack.backend,
+        "backend_direct": stack.backend_direct,
+        "containers": stack.containers,
+    }
     stack.stop()

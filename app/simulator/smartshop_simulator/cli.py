@@ -1,0 +1,231 @@
+"""smartshop-simulator: traffic for the SmartShop API.
+
+run     non-interactive (automation): a JSON summary is the last line of output
+menu    the interactive menu (seed section 8)
+worker  a Locust worker for distributed runs (`run --workers N` is the master)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+
+import gevent
+
+# Locust patches the standard library for gevent when imported: it must come before the rest.
+import locust  # noqa: F401
+
+from . import __version__
+from .engine import Simulation, Unreachable, check_api, run_worker
+from .model import Config, parse_weights
+
+MODES = {"continuous": None, "intensive": None, "demo": 120.0}
+
+
+def _rate(text: str) -> float | None:
+    if text in ("max", "0", "none"):
+        return None
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("rate must be positive (or 'max')")
+    return value
+
+
+def _ratio(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def add_traffic_options(parser: argparse.ArgumentParser) -> None:
+    env = os.environ.get
+    parser.add_argument("--host", default=env("SMARTSHOP_API_URL", "http://127.0.0.1:8000"), help="API base URL")
+    parser.add_argument(
+        "--rate",
+        type=_rate,
+        default=_rate(env("SMARTSHOP_SIM_RATE", "20")),
+        help="target requests/s for the whole run, or 'max' (default 20)",
+    )
+    parser.add_argument("--users", type=int, default=None, help="concurrent simulated users (default from the rate)")
+    parser.add_argument(
+        "--success-ratio",
+        type=_ratio,
+        default=float(env("PAYMENT_SUCCESS_RATIO", "0.8")),
+        help="share of payments requested as success (default 0.8)",
+    )
+    parser.add_argument(
+        "--error-rate", type=_ratio, default=0.05, help="share of requests sent to the error endpoints (default 0.05)"
+    )
+    parser.add_argument("--seed", type=int, default=None, help="random seed for reproducible runs")
+    parser.add_argument(
+        "--weights",
+        type=parse_weights,
+        default=None,
+        help="behaviour weights, e.g. login=10,create_order=30 (see model.DEFAULT_WEIGHTS)",
+    )
+    parser.add_argument(
+        "--control-port",
+        type=int,
+        default=int(env("SMARTSHOP_SIM_CONTROL_PORT", "0")),
+        help="serve GET /status, POST /rate and GET /metrics on this port (0: off)",
+    )
+    parser.add_argument("--control-bind", default=env("SMARTSHOP_SIM_CONTROL_BIND", "127.0.0.1"))
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    config = Config(
+        host=args.host.rstrip("/"),
+        rate=args.rate,
+        users=args.users,
+        success_ratio=args.success_ratio,
+        error_rate=args.error_rate,
+        seed=args.seed,
+    )
+    if args.weights:
+        config.weights = args.weights
+    config.validate()
+    return config
+
+
+def progress_line(snap: dict) -> str:
+    requested = "max" if snap["requested_rps"] is None else f"{snap['requested_rps']:g}"
+    codes = " ".join(f"{code}:{n}" for code, n in sorted(snap["by_status"].items()))
+    pay = snap["payments"]
+    return (
+        f"[{snap['elapsed_s']:>6.1f}s] req/s {snap['achieved_rps']:>7.1f} / {requested:<5} "
+        f"p95 {snap['p95_ms']:>4} ms | {codes} | users {snap['users_created']} orders {snap['orders_created']} "
+        f"payments {pay.get('success', 0)}✓ {pay.get('failed', 0)}✗"
+    )
+
+
+def drive(
+    simulation: Simulation, duration: float | None, cycles: int | None, stop_flag: list, on_tick=None, tick: float = 1.0
+) -> None:
+    """Run until duration, cycles (completed payments), or the stop flag."""
+    simulation.start()
+    deadline = None if duration is None else time.monotonic() + duration
+    while not stop_flag:
+        gevent.sleep(min(tick, max(0.0, deadline - time.monotonic())) if deadline else tick)
+        if on_tick:
+            on_tick(simulation.snapshot())
+        if deadline and time.monotonic() >= deadline:
+            break
+        if cycles is not None and sum(simulation.totals()["payments"].values()) >= cycles:
+            break
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        config = config_from(args)
+        check_api(config.host)
+    except (ValueError, Unreachable) as exc:
+        print(f"smartshop-simulator: {exc}", file=sys.stderr)
+        return 2
+    duration = args.duration if args.duration is not None else MODES[args.mode]
+    cycles = args.cycles if args.mode == "intensive" else None
+    if args.mode == "intensive" and cycles is None:
+        print("smartshop-simulator: --cycles is required in intensive mode", file=sys.stderr)
+        return 2
+    if args.mode == "continuous" and duration is None and not sys.stdin.isatty():
+        print("smartshop-simulator: give --duration (or run in a terminal and stop with Ctrl-C)", file=sys.stderr)
+        return 2
+    mode = "master" if args.workers else "local"
+    simulation = Simulation(
+        config,
+        mode=mode,
+        expect_workers=args.workers or 0,
+        master_bind_host=args.master_bind_host,
+        master_bind_port=args.master_bind_port,
+    )
+    control = _control(simulation, args)
+    stop_flag: list = []
+    signal.signal(signal.SIGINT, lambda signum, frame: stop_flag.append(True))
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop_flag.append(True))
+
+    def tick(snap: dict) -> None:
+        if not args.quiet:
+            print(progress_line(snap), file=sys.stderr, flush=True)
+
+    try:
+        drive(simulation, duration, cycles, stop_flag, on_tick=tick, tick=args.progress_every)
+    except Unreachable as exc:
+        print(f"smartshop-simulator: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        summary = simulation.stop()
+        if control:
+            control.stop()
+    print(json.dumps(summary), flush=True)
+    return 0 if summary["requests"] else 1
+
+
+def _control(simulation: Simulation, args: argparse.Namespace):
+    if not args.control_port:
+        return None
+    from .control import ControlServer
+
+    control = ControlServer(simulation, args.control_bind, args.control_port)
+    control.start()
+    print(f"control: http://{args.control_bind}:{control.port}/status", file=sys.stderr, flush=True)
+    return control
+
+
+def cmd_menu(args: argparse.Namespace) -> int:
+    from .menu import Menu
+
+    try:
+        config = config_from(args)
+    except ValueError as exc:
+        print(f"smartshop-simulator: {exc}", file=sys.stderr)
+        return 2
+    return Menu(
+        config, control_port=args.control_port, control_bind=args.control_bind, demo_seconds=args.demo_seconds
+    ).loop()
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    print(f"worker: connecting to {args.master_host}:{args.master_port}", file=sys.stderr, flush=True)
+    run_worker(args.master_host, args.master_port)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="smartshop-simulator", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="non-interactive run; JSON summary last")
+    add_traffic_options(run)
+    run.add_argument("--mode", choices=sorted(MODES), default="continuous")
+    run.add_argument("--duration", type=float, default=None, help="seconds (demo: 120 by default)")
+    run.add_argument("--cycles", type=int, default=None, help="intensive mode: stop after this many payments")
+    run.add_argument("--workers", type=int, default=0, help="be the master of this many workers (distributed)")
+    run.add_argument("--master-bind-host", default="0.0.0.0")  # noqa: S104 - workers may be on other hosts
+    run.add_argument("--master-bind-port", type=int, default=5557)
+    run.add_argument("--progress-every", type=float, default=5.0, help="seconds between progress lines")
+    run.add_argument("--quiet", action="store_true", help="no progress lines")
+    run.set_defaults(func=cmd_run)
+    menu = sub.add_parser("menu", help="the interactive menu")
+    add_traffic_options(menu)
+    menu.add_argument("--demo-seconds", type=float, default=120.0, help="length of the quick demo (default 120)")
+    menu.set_defaults(func=cmd_menu)
+    worker = sub.add_parser("worker", help="a worker of a distributed run")
+    worker.add_argument("--master-host", default=os.environ.get("SMARTSHOP_SIM_MASTER", "127.0.0.1"))
+    worker.add_argument("--master-port", type=int, default=5557)
+    worker.set_defaults(func=cmd_worker)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,237 @@
+"""The simulator against the real backend in containers (app_stack): fixed-rate runs, the
+payment ratio, the error rate, runtime rate control, distributed mode, and the interactive
+menu driven in a pseudo-terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pexpect
+import pytest
+import requests
+
+SIMULATOR = Path(__file__).resolve().parent.parent
+CMD = [sys.executable, "-m", "smartshop_simulator"]
+ENV = {**os.environ, "PYTHONPATH": str(SIMULATOR), "PYTHONUNBUFFERED": "1"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(*args: str, timeout: float = 120) -> tuple[int, dict | None, str]:
+    result = subprocess.run(
+        [*CMD, "run", *args], capture_output=True, text=True, timeout=timeout, env=ENV, cwd=SIMULATOR
+    )
+    lines = result.stdout.strip().splitlines()
+    summary = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else None
+    return result.returncode, summary, result.stderr
+
+
+@pytest.fixture(scope="module")
+def api(app_stack) -> str:
+    return app_stack["backend_direct"]
+
+
+def stats(api: str) -> dict:
+    return requests.get(f"{api}/api/stats", timeout=5).json()
+
+
+def test_thirty_second_run_at_a_fixed_rate(api):
+    before = stats(api)
+    code, summary, stderr = run(
+        "--host",
+        api,
+        "--rate",
+        "40",
+        "--duration",
+        "30",
+        "--seed",
+        "7",
+        "--success-ratio",
+        "0.8",
+        "--error-rate",
+        "0.1",
+        "--quiet",
+    )
+    assert code == 0, stderr
+    assert summary["failures_by_code"] == {}, summary
+    assert abs(summary["achieved_rps"] - 40) <= 40 * 0.05, summary
+    assert summary["users_created"] > 0 and summary["orders_created"] > 0
+    paid = summary["payments"]["success"] + summary["payments"]["failed"]
+    assert paid >= 100, summary
+    assert abs(summary["payment_success_ratio"] - 0.8) <= 0.1, summary
+    assert abs(summary["error_rate"] - 0.1) <= 0.03, summary
+    after = stats(api)
+    assert after["total_users"] - before["total_users"] == summary["users_created"]
+    assert after["total_success_payments"] - before["total_success_payments"] == summary["payments"]["success"]
+    assert after["total_failed_payments"] - before["total_failed_payments"] == summary["payments"]["failed"]
+
+
+def test_same_seed_same_traffic(api):
+    runs = [
+        run("--host", api, "--rate", "30", "--duration", "4", "--seed", "11", "--users", "1", "--quiet")[1]
+        for _ in range(2)
+    ]
+    assert runs[0]["responses_by_code"] and runs[0]["payments"] == runs[1]["payments"]
+    assert runs[0]["users_created"] == runs[1]["users_created"]
+
+
+def test_unreachable_api_exits_non_zero_with_one_line(api):
+    code, summary, stderr = run("--host", "http://127.0.0.1:1", "--duration", "5")
+    assert code != 0 and summary is None
+    assert stderr.strip().count("\n") == 0
+    assert "unreachable" in stderr and "Connection refused" in stderr
+
+
+def test_intensive_mode_stops_after_the_cycles(api):
+    code, summary, stderr = run("--host", api, "--mode", "intensive", "--cycles", "20", "--rate", "max", "--quiet")
+    assert code == 0, stderr
+    assert sum(summary["payments"].values()) >= 20
+    assert summary["duration_s"] < 60
+
+
+def test_rate_changes_at_runtime_through_the_control_endpoint(api):
+    port = free_port()
+    proc = subprocess.Popen(
+        [*CMD, "run", "--host", api, "--rate", "20", "--duration", "16", "--control-port", str(port), "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+        cwd=SIMULATOR,
+    )
+    try:
+        control = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                if requests.get(f"{control}/status", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "the control endpoint did not come up"
+                time.sleep(0.2)
+        time.sleep(4)
+        slow = requests.get(f"{control}/status", timeout=2).json()
+        assert abs(slow["achieved_rps"] - 20) <= 4, slow
+        assert requests.post(f"{control}/rate", json={"rate": 80}, timeout=2).json() == {"requested_rps": 80.0}
+        assert requests.post(f"{control}/rate", json={"rate": "fast"}, timeout=2).status_code == 400
+        time.sleep(5)
+        fast = requests.get(f"{control}/status", timeout=2).json()
+        assert fast["requested_rps"] == 80.0
+        assert abs(fast["achieved_rps"] - 80) <= 8, fast
+        metrics = requests.get(f"{control}/metrics", timeout=2).text
+        assert "smartshop_simulator_requested_rps 80.0" in metrics
+        assert "smartshop_simulator_achieved_rps" in metrics
+        assert 'smartshop_simulator_payments_total{result="success"}' in metrics
+    finally:
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert json.loads(out.strip().splitlines()[-1])["requested_rps"] == 80.0
+
+
+def test_distributed_mode_with_two_workers(api):
+    port = free_port()
+    workers = [
+        subprocess.Popen(
+            [*CMD, "worker", "--master-port", str(port)],
+            env=ENV,
+            cwd=SIMULATOR,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        code, summary, stderr = run(
+            "--host",
+            api,
+            "--rate",
+            "60",
+            "--duration",
+            "10",
+            "--workers",
+            "2",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            str(port),
+            "--quiet",
+        )
+    finally:
+        for worker in workers:
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+    assert code == 0, stderr
+    assert len(summary["workers"]) == 2, summary
+    assert all(n > 100 for n in summary["workers"].values()), summary["workers"]
+    assert summary["requests"] == sum(summary["workers"].values())
+    assert abs(summary["achieved_rps"] - 60) <= 60 * 0.1, summary
+    assert summary["failures_by_code"] == {}
+
+
+def test_interactive_menu_in_a_terminal(api):
+    child = pexpect.spawn(
+        CMD[0],
+        [*CMD[1:], "menu", "--host", api, "--demo-seconds", "6", "--rate", "30"],
+        env=ENV,
+        cwd=str(SIMULATOR),
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(40, 200),
+    )
+    try:
+        child.expect("Choix \\[1-7\\]: ")
+        for option in (
+            "Simulation automatique",
+            "Simulation intensive",
+            "Démo rapide",
+            "Voir les statistiques",
+            "Tester l'API",
+            "Voir les logs",
+            "Quitter",
+        ):
+            assert option in child.before
+        child.sendline("3")  # the demo: live figures, then the summary and back to the menu
+        child.expect(r"req/s\s+\d+\.\d / 30")
+        child.expect("Résumé: (\\d+) requêtes")
+        assert int(child.match.group(1)) > 0
+        child.expect("Choix \\[1-7\\]: ")
+        child.sendline("1")  # continuous, changed to 50 req/s, then Ctrl-C
+        child.expect("req/s")
+        child.sendline("50")
+        child.expect("débit demandé: 50.0 req/s")
+        child.expect(r"/ 50 ")
+        child.sendintr()
+        child.expect("Résumé")
+        child.expect("Choix \\[1-7\\]: ")
+        assert "Traceback" not in child.before
+        child.sendline("4")
+        child.expect('"total_users": \\d+')
+        child.expect("Choix \\[1-7\\]: ")
+        child.sendline("5")
+        child.expect("API OK")
+        child.expect("Choix \\[1-7\\]: ")
+        child.sendline("6")
+        child.expect(r"\((low|medium|high)\)")
+        child.expect("Choix \\[1-7\\]: ")
+        child.sendline("9")
+        child.expect("Choix inconnu")
+        child.expect("Choix \\[1-7\\]: ")
+        child.sendline("7")
+        child.expect("Au revoir")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
