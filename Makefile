@@ -10,12 +10,15 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= false
 REPORTS     := $(CURDIR)/reports
 PURGE       ?= 0
+API_URL     ?= http://127.0.0.1:8000
+DURATION    ?= 60
+RATE        ?= 20
 # Role scenarios in dependency order, then the cross-role scenarios under molecule/.
 ROLES       := docker_host images network mysql
 SCENARIOS   := $(notdir $(wildcard molecule/*))
 
 .PHONY: help setup engine images browser up down lint unit app-test test test-role test-molecule \
-	bench bench-api bench-stats clean
+	bench bench-api bench-stats bench-simulator simulate clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -61,13 +64,20 @@ app-test: images browser ## Application tests: MariaDB integration, gunicorn, fu
 	@mkdir -p $(REPORTS)
 	pytest -q --junitxml=$(REPORTS)/app.xml app
 
-bench: bench-api bench-stats ## Every benchmark
+simulate: setup ## Traffic against the deployed API: make simulate DURATION=60 RATE=50 [API_URL=...]
+	PYTHONPATH=app/simulator python -m smartshop_simulator run --host $(API_URL) \
+	  --duration $(DURATION) --rate $(RATE) --progress-every 5
+
+bench: bench-api bench-stats bench-simulator ## Every benchmark
 
 bench-api: images ## Mixed API workload against the containerised backend (USERS, DURATION)
 	python bench/bench_api.py mixed
 
 bench-stats: images ## /api/stats latency with ORDERS (default 1,000,000) orders
 	python bench/bench_api.py stats
+
+bench-simulator: images ## Simulator on one core: max rate, and achieved at 50/200/500 req/s
+	python bench/bench_simulator.py
 
 test-role: engine ## Molecule for one role: make test-role ROLE=mysql
 	@test -n "$(ROLE)" || { echo "usage: make test-role ROLE=<role>" >&2; exit 2; }

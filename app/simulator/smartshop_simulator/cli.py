@@ -85,6 +85,7 @@ def config_from(args: argparse.Namespace) -> Config:
         success_ratio=args.success_ratio,
         error_rate=args.error_rate,
         seed=args.seed,
+        probe_path=getattr(args, "probe_path", None),
     )
     if args.weights:
         config.weights = args.weights
@@ -122,7 +123,8 @@ def drive(
 def cmd_run(args: argparse.Namespace) -> int:
     try:
         config = config_from(args)
-        check_api(config.host)
+        if not args.no_check:
+            check_api(config.host)
     except (ValueError, Unreachable) as exc:
         print(f"smartshop-simulator: {exc}", file=sys.stderr)
         return 2
@@ -210,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--master-bind-port", type=int, default=5557)
     run.add_argument("--progress-every", type=float, default=5.0, help="seconds between progress lines")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
+    run.add_argument("--probe-path", default=None, help="benchmark mode: only GET this path (expects 200)")
+    run.add_argument("--no-check", action="store_true", help="skip the /api/health check (probe targets)")
     run.set_defaults(func=cmd_run)
     menu = sub.add_parser("menu", help="the interactive menu")
     add_traffic_options(menu)

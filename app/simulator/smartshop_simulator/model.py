@@ -27,6 +27,7 @@ class Config:
     success_ratio: float = 0.8  # requested payment outcomes: success with this probability
     error_rate: float = 0.05  # share of requests sent to the error endpoints
     seed: int | None = None
+    probe_path: str | None = None  # benchmark mode: every request is GET probe_path (expects 200)
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
 
     def validate(self) -> None:

@@ -91,6 +91,9 @@ class ShopperUser(FastHttpUser):
 
     @task
     def step(self) -> None:
+        if self.config.probe_path:
+            self.call("probe", "GET", self.config.probe_path, 200)
+            return
         action = self.shopper.next_action()
         getattr(self, f"_{action}")()
 

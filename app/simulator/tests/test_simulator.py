@@ -235,3 +235,25 @@ def test_interactive_menu_in_a_terminal(api):
     finally:
         child.close(force=True)
     assert child.exitstatus == 0
+
+
+def test_runs_as_a_container_on_the_stack_network(app_stack, images, docker_client):
+    if "simulator" not in images:
+        pytest.fail("no simulator image in the manifest: run `make images`")
+    backend = next(c for c in app_stack["containers"] if c.name.endswith("-backend-1"))
+    network = next(iter(backend.attrs["NetworkSettings"]["Networks"]))
+    container = docker_client.containers.run(
+        images["simulator"],
+        ["run", "--host", f"http://{backend.name}:8000", "--rate", "20", "--duration", "5", "--quiet", "--seed", "3"],
+        network=network,
+        detach=True,
+    )
+    try:
+        result = container.wait(timeout=60)
+        output = container.logs(stdout=True, stderr=False).decode().strip().splitlines()
+        assert result["StatusCode"] == 0, container.logs().decode()[-2000:]
+        summary = json.loads(output[-1])
+        assert summary["requests"] >= 90 and summary["failures_by_code"] == {}
+        assert container.attrs["Config"]["User"] == "10003:10003"
+    finally:
+        container.remove(force=True)
