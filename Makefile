@@ -17,7 +17,7 @@ RATE        ?= 20
 ROLES       := docker_host images network mysql
 SCENARIOS   := $(notdir $(wildcard molecule/*))
 
-.PHONY: help setup engine images browser up down lint unit app-test test test-role test-molecule \
+.PHONY: help setup engine images browser groovy up verify down lint unit app-test test test-role test-molecule \
 	bench bench-api bench-stats bench-simulator simulate clean
 
 help: ## List the targets
@@ -39,6 +39,10 @@ engine: setup ## Install and start the Docker engine on this host (role docker_h
 images: engine ## Build or pull the images the application tests and benchmarks use
 	@ansible-playbook playbooks/images.yml
 
+groovy: ## Install Debian's groovy (checks the Jenkinsfile's syntax)
+	@command -v groovy >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq --no-install-recommends groovy default-jre-headless >/dev/null; }
+
 browser: ## Install Debian's chromium for the browser tests (never a downloaded browser)
 	@command -v chromium >/dev/null || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
@@ -46,6 +50,9 @@ browser: ## Install Debian's chromium for the browser tests (never a downloaded 
 
 up: setup ## Provision the whole stack on the local Docker host (site.yml)
 	ansible-playbook site.yml
+
+verify: setup ## Check the deployed stack: containers healthy, Prometheus targets up, API and console answer
+	ansible-playbook playbooks/verify.yml
 
 down: setup ## Remove the stack's containers; PURGE=1 also removes volumes, networks and images built here
 	ansible-playbook playbooks/teardown.yml -e smartshop_purge=$(PURGE)
@@ -56,13 +63,14 @@ lint: setup ## yamllint, ansible-lint (production profile), ruff
 	ruff check .
 	ruff format --check .
 
-unit: setup ## Unit tests: the repository (tests/) and the backend's (no database)
+unit: setup groovy ## Unit tests: the repository (tests/) and the backend's (no database)
 	@mkdir -p $(REPORTS)
-	pytest -q --junitxml=$(REPORTS)/unit.xml tests app/backend/tests/test_unit.py
+	pytest -q --junitxml=$(REPORTS)/unit.xml -m "not needs_images" tests app/backend/tests/test_unit.py \
+	  app/simulator/tests/test_unit.py
 
 app-test: images browser ## Application tests: MariaDB integration, gunicorn, fuzzing, browser
 	@mkdir -p $(REPORTS)
-	pytest -q --junitxml=$(REPORTS)/app.xml app
+	pytest -q --junitxml=$(REPORTS)/app.xml app tests/test_dashboards.py
 
 simulate: setup ## Traffic against the deployed API: make simulate DURATION=60 RATE=50 [API_URL=...]
 	PYTHONPATH=app/simulator python -m smartshop_simulator run --host $(API_URL) \

@@ -129,11 +129,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"smartshop-simulator: {exc}", file=sys.stderr)
         return 2
     duration = args.duration if args.duration is not None else MODES[args.mode]
+    forever = duration == 0  # --duration 0: run until SIGTERM / Ctrl-C (as a service)
+    if forever:
+        duration = None
     cycles = args.cycles if args.mode == "intensive" else None
     if args.mode == "intensive" and cycles is None:
         print("smartshop-simulator: --cycles is required in intensive mode", file=sys.stderr)
         return 2
-    if args.mode == "continuous" and duration is None and not sys.stdin.isatty():
+    if args.mode == "continuous" and duration is None and not forever and not sys.stdin.isatty():
         print("smartshop-simulator: give --duration (or run in a terminal and stop with Ctrl-C)", file=sys.stderr)
         return 2
     mode = "master" if args.workers else "local"
@@ -205,7 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="non-interactive run; JSON summary last")
     add_traffic_options(run)
     run.add_argument("--mode", choices=sorted(MODES), default="continuous")
-    run.add_argument("--duration", type=float, default=None, help="seconds (demo: 120 by default)")
+    run.add_argument(
+        "--duration", type=float, default=None, help="seconds (demo: 120 by default; 0: until stopped, as a service)"
+    )
     run.add_argument("--cycles", type=int, default=None, help="intensive mode: stop after this many payments")
     run.add_argument("--workers", type=int, default=0, help="be the master of this many workers (distributed)")
     run.add_argument("--master-bind-host", default="0.0.0.0")  # noqa: S104 - workers may be on other hosts

@@ -1,0 +1,129 @@
+"""The Grafana provisioning, verified offline: dashboards match their code, validate against
+Grafana's dashboard JSON schema (../shared/data/grafana, when present), name only the
+provisioned datasource, and every expression is valid PromQL for the stack's promtool."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+
+import dashboards  # noqa: E402
+
+FILES = ROOT / "roles" / "grafana" / "files" / "dashboards"
+SCHEMA = ROOT.parent / "shared" / "data" / "grafana" / "dashboard.jsonschema.json"
+DATASOURCE_UID = yaml.safe_load((ROOT / "roles" / "grafana" / "defaults" / "main.yml").read_text())[
+    "grafana_datasource_uid"
+]
+
+
+def committed() -> dict[str, dict]:
+    return {p.name: json.loads(p.read_text()) for p in sorted(FILES.glob("*.json"))}
+
+
+def expressions() -> list[tuple[str, str, str]]:
+    return [
+        (name, panel["title"], target["expr"])
+        for name, board in committed().items()
+        for panel in board["panels"]
+        for target in panel["targets"]
+    ]
+
+
+def test_the_four_starter_dashboards_exist():
+    assert set(committed()) == {
+        "smartshop-business.json",
+        "smartshop-api.json",
+        "smartshop-mysql.json",
+        "smartshop-host.json",
+    }
+
+
+def test_committed_json_matches_the_code():
+    rendered = dashboards.render()
+    for name, text in rendered.items():
+        assert (FILES / name).read_text() == text, f"{name} is stale: run python tools/dashboards.py"
+
+
+@pytest.mark.skipif(not SCHEMA.exists(), reason=f"{SCHEMA} not present (outside the repository)")
+@pytest.mark.parametrize("name", sorted(committed()))
+def test_dashboard_validates_against_grafanas_schema(name):
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.validate(committed()[name], schema)
+
+
+@pytest.mark.parametrize("name", sorted(committed()))
+def test_every_panel_uses_the_provisioned_datasource(name):
+    board = committed()[name]
+    assert board["uid"] and board["panels"]
+    ids = [p["id"] for p in board["panels"]]
+    assert len(ids) == len(set(ids))
+    for panel in board["panels"]:
+        assert panel["datasource"] == {"type": "prometheus", "uid": DATASOURCE_UID}, panel["title"]
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            assert target["datasource"]["uid"] == DATASOURCE_UID
+            assert target["expr"].strip()
+
+
+def test_datasource_provisioning_uses_the_same_uid():
+    template = (ROOT / "roles" / "grafana" / "templates" / "datasource.yml.j2").read_text()
+    assert "uid: {{ grafana_datasource_uid }}" in template
+
+
+def test_expressions_use_only_metrics_the_stack_exposes():
+    prefixes = ("smartshop_", "mysql_", "node_")
+    for name, title, expr in expressions():
+        metrics = {w for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expr) if w.startswith(prefixes)}
+        assert metrics, f"{name} / {title}: no stack metric in {expr}"
+
+
+@pytest.mark.needs_images
+def test_every_expression_is_valid_promql(tmp_path):
+    """promtool (from the stack's Prometheus image) checks each expression as a recording rule."""
+    manifest = json.loads(Path("/etc/smartshop/images.json").read_text())
+    image = manifest["images"]["prometheus"]
+    rules = {
+        "groups": [
+            {
+                "name": "dashboards",
+                "rules": [
+                    {"record": f"dashboard:check:{i}", "expr": expr} for i, (_, _, expr) in enumerate(expressions())
+                ],
+            }
+        ]
+    }
+    path = tmp_path / "rules.yml"
+    path.write_text(yaml.safe_dump(rules))
+    path.chmod(0o644)
+    result = subprocess.run(
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            f"{path}:/etc/prometheus/dashboard-rules.yml:ro",
+            "--entrypoint",
+            "promtool",
+            image,
+            "check",
+            "rules",
+            "/etc/prometheus/dashboard-rules.yml",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(expressions())} rules found" in result.stdout + result.stderr

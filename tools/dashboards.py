@@ -1,0 +1,286 @@
+"""The starter Grafana dashboards, as code. `python tools/dashboards.py` writes them to
+roles/grafana/files/dashboards/*.json (committed); a test checks the files match this code.
+
+Every panel uses the provisioned Prometheus datasource (fixed uid) and only metrics the stack
+exposes: the API's (smartshop_*), mysqld_exporter's (mysql_*), node_exporter's (node_*)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+DATASOURCE = {"type": "prometheus", "uid": "smartshop-prometheus"}
+OUT = Path(__file__).resolve().parent.parent / "roles" / "grafana" / "files" / "dashboards"
+
+
+def panel(
+    pid: int,
+    title: str,
+    targets: list[tuple[str, str]],
+    x: int,
+    y: int,
+    kind: str = "timeseries",
+    unit: str = "short",
+    w: int = 12,
+    h: int = 8,
+) -> dict:
+    return {
+        "id": pid,
+        "type": kind,
+        "title": title,
+        "datasource": DATASOURCE,
+        "gridPos": {"x": x, "y": y, "w": w, "h": h},
+        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "options": {},
+        "targets": [
+            {"refId": chr(ord("A") + i), "datasource": DATASOURCE, "expr": expr, "legendFormat": legend}
+            for i, (expr, legend) in enumerate(targets)
+        ],
+    }
+
+
+def dashboard(uid: str, title: str, panels: list[dict], tags: list[str]) -> dict:
+    return {
+        "uid": uid,
+        "title": title,
+        "tags": ["smartshop", *tags],
+        "timezone": "browser",
+        "schemaVersion": 39,
+        "version": 1,
+        "editable": False,
+        "refresh": "10s",
+        "time": {"from": "now-30m", "to": "now"},
+        "panels": panels,
+        "templating": {"list": []},
+        "annotations": {"list": []},
+    }
+
+
+def business() -> dict:
+    return dashboard(
+        "smartshop-business",
+        "SmartShop — business KPIs",
+        [
+            panel(
+                1,
+                "Orders per minute",
+                [('sum(rate(smartshop_orders_total{status="pending"}[5m])) * 60', "orders/min")],
+                0,
+                0,
+                unit="short",
+            ),
+            panel(
+                2,
+                "Revenue per minute",
+                [("sum(rate(smartshop_revenue_euros_total[5m])) * 60", "€/min")],
+                12,
+                0,
+                unit="currencyEUR",
+            ),
+            panel(
+                3,
+                "Payment success ratio",
+                [
+                    (
+                        'sum(rate(smartshop_payments_total{result="success"}[5m]))'
+                        " / sum(rate(smartshop_payments_total[5m]))",
+                        "success ratio",
+                    )
+                ],
+                0,
+                8,
+                kind="stat",
+                unit="percentunit",
+                w=6,
+            ),
+            panel(4, "Users", [("max(smartshop_shop_users)", "users")], 6, 8, kind="stat", w=6),
+            panel(
+                5,
+                "Users active today",
+                [("max(smartshop_shop_active_users_today)", "active today")],
+                12,
+                8,
+                kind="stat",
+                w=6,
+            ),
+            panel(
+                6,
+                "Payments per minute by result",
+                [("sum by (result) (rate(smartshop_payments_total[5m])) * 60", "{{result}}")],
+                18,
+                8,
+                w=6,
+            ),
+            panel(7, "Orders by status", [("max by (status) (smartshop_shop_orders)", "{{status}}")], 0, 16, w=24),
+        ],
+        ["business"],
+    )
+
+
+def api() -> dict:
+    return dashboard(
+        "smartshop-api",
+        "SmartShop — API (rate, errors, duration)",
+        [
+            panel(
+                1,
+                "Requests per second by route",
+                [("sum by (route) (rate(smartshop_http_requests_total[5m]))", "{{route}}")],
+                0,
+                0,
+                unit="reqps",
+            ),
+            panel(
+                2,
+                "Error ratio (5xx, simulated 500s included)",
+                [
+                    (
+                        'sum(rate(smartshop_http_requests_total{status=~"5.."}[5m]))'
+                        " / sum(rate(smartshop_http_requests_total[5m]))",
+                        "5xx ratio",
+                    )
+                ],
+                12,
+                0,
+                unit="percentunit",
+            ),
+            panel(
+                3,
+                "p95 latency by route",
+                [
+                    (
+                        "histogram_quantile(0.95, sum by (le, route)"
+                        " (rate(smartshop_http_request_duration_seconds_bucket[5m])))",
+                        "{{route}}",
+                    )
+                ],
+                0,
+                8,
+                unit="s",
+            ),
+            panel(
+                4,
+                "Responses by status",
+                [("sum by (status) (rate(smartshop_http_requests_total[5m]))", "{{status}}")],
+                12,
+                8,
+                unit="reqps",
+            ),
+            panel(
+                5,
+                "Database errors per second",
+                [("sum(rate(smartshop_db_errors_total[5m]))", "errors/s")],
+                0,
+                16,
+                unit="short",
+            ),
+            panel(
+                6, "Replicas reaching the database", [("sum(smartshop_database_up)", "replicas")], 12, 16, kind="stat"
+            ),
+        ],
+        ["api"],
+    )
+
+
+def mysql() -> dict:
+    return dashboard(
+        "smartshop-mysql",
+        "SmartShop — MySQL",
+        [
+            panel(1, "MySQL up", [("mysql_up", "up")], 0, 0, kind="stat", w=6),
+            panel(2, "Uptime", [("mysql_global_status_uptime", "uptime")], 6, 0, kind="stat", unit="s", w=6),
+            panel(3, "Threads connected", [("mysql_global_status_threads_connected", "connected")], 12, 0, w=12),
+            panel(4, "Queries per second", [("rate(mysql_global_status_queries[1m])", "queries/s")], 0, 8, unit="qps"),
+            panel(
+                5,
+                "Statements per second by command",
+                [
+                    (
+                        "sum by (command) (rate(mysql_global_status_commands_total"
+                        '{command=~"select|insert|update|delete"}[5m]))',
+                        "{{command}}",
+                    )
+                ],
+                12,
+                8,
+                unit="ops",
+            ),
+            panel(6, "Slow queries", [("rate(mysql_global_status_slow_queries[5m])", "slow/s")], 0, 16),
+            panel(
+                7,
+                "Buffer pool data",
+                [("mysql_global_status_innodb_buffer_pool_bytes_data", "bytes")],
+                12,
+                16,
+                unit="bytes",
+            ),
+        ],
+        ["mysql"],
+    )
+
+
+def host() -> dict:
+    return dashboard(
+        "smartshop-host",
+        "SmartShop — host",
+        [
+            panel(
+                1,
+                "CPU busy",
+                [('1 - avg(rate(node_cpu_seconds_total{mode="idle"}[5m]))', "busy")],
+                0,
+                0,
+                unit="percentunit",
+            ),
+            panel(
+                2,
+                "Memory used",
+                [("1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes", "used")],
+                12,
+                0,
+                unit="percentunit",
+            ),
+            panel(3, "Load", [("node_load1", "1 min"), ("node_load5", "5 min")], 0, 8),
+            panel(
+                4,
+                "Root filesystem free",
+                [('node_filesystem_avail_bytes{mountpoint="/"} / node_filesystem_size_bytes{mountpoint="/"}', "free")],
+                12,
+                8,
+                unit="percentunit",
+            ),
+            panel(
+                5,
+                "Network received",
+                [("sum(rate(node_network_receive_bytes_total[5m]))", "received")],
+                0,
+                16,
+                unit="Bps",
+            ),
+            panel(6, "Disk written", [("sum(rate(node_disk_written_bytes_total[5m]))", "written")], 12, 16, unit="Bps"),
+        ],
+        ["host"],
+    )
+
+
+DASHBOARDS = {"business": business, "api": api, "mysql": mysql, "host": host}
+
+
+def render() -> dict[str, str]:
+    return {
+        f"smartshop-{name}.json": json.dumps(build(), indent=2, ensure_ascii=False) + "\n"
+        for name, build in DASHBOARDS.items()
+    }
+
+
+def main() -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name, text in render().items():
+        (OUT / name).write_text(text, encoding="utf-8")
+        print(f"wrote {OUT / name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
