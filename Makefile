@@ -14,7 +14,7 @@ API_URL     ?= http://127.0.0.1:8000
 DURATION    ?= 60
 RATE        ?= 20
 # Role scenarios in dependency order, then the cross-role scenarios under molecule/.
-ROLES       := docker_host images network mysql
+ROLES       := docker_host images network mysql backend frontend exporters prometheus grafana simulator
 SCENARIOS   := $(notdir $(wildcard molecule/*))
 
 .PHONY: help setup engine images browser groovy up verify down lint unit app-test test test-role test-molecule \

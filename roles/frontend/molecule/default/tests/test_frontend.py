@@ -1,0 +1,48 @@
+"""The frontend role: the console and the API on loopback, nginx balancing over the replicas."""
+
+import requests
+
+CONSOLE = "http://127.0.0.1:33000"
+API = "http://127.0.0.1:38000"
+
+
+def test_container(host):
+    c = host.docker("mol-frontend-frontend").inspect()
+    assert c["State"]["Health"]["Status"] == "healthy"
+    assert c["Config"]["User"] == "10002:10002"
+    bindings = c["HostConfig"]["PortBindings"]
+    assert bindings["3000/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": "33000"}]
+    assert bindings["8000/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": "38000"}]
+    env = dict(e.split("=", 1) for e in c["Config"]["Env"])
+    assert env["SMARTSHOP_BACKENDS"] == "mol-frontend-backend-1:8000 mol-frontend-backend-2:8000"
+
+
+def test_console_with_security_headers():
+    r = requests.get(CONSOLE, timeout=5)
+    assert r.status_code == 200 and "SmartShop" in r.text
+    assert "default-src 'self'" in r.headers["Content-Security-Policy"]
+    api = requests.get(f"{CONSOLE}/api/stats", timeout=5)
+    assert api.status_code == 200 and "total_users" in api.json()
+    assert "Access-Control-Allow-Origin" not in api.headers
+
+
+def test_api_port_balances_over_both_replicas(host):
+    for _ in range(40):
+        assert requests.post(f"{API}/api/users/create", timeout=5).status_code == 201
+    counts = []
+    for replica in ("mol-frontend-backend-1", "mol-frontend-backend-2"):
+        code = (
+            "import urllib.request, re; t = urllib.request.urlopen('http://127.0.0.1:8000/metrics').read().decode();"
+            " print(sum(float(v) for v in re.findall("
+            'r\'smartshop_http_requests_total{method="POST",route="/api/users/create",status="201"} (\\S+)\', t)))'
+        )
+        out = host.run(f"docker exec {replica} python3 -c '{code}'")
+        assert out.rc == 0, out.stderr
+        counts.append(float(out.stdout))
+    assert sum(counts) == 40 and min(counts) > 0, counts
+
+
+def test_not_reachable_on_other_addresses(host):
+    for address in host.run("hostname -I").stdout.split():
+        for port in (33000, 38000):
+            assert host.run(f"timeout 3 bash -c 'exec 3<>/dev/tcp/{address}/{port}'").rc != 0
