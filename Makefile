@@ -14,7 +14,8 @@ API_URL     ?= http://127.0.0.1:8000
 DURATION    ?= 60
 RATE        ?= 20
 # Role scenarios in dependency order, then the cross-role scenarios under molecule/.
-ROLES       := docker_host images network mysql backend frontend exporters prometheus grafana simulator
+ROLES       := docker_host images network mysql backend frontend exporters prometheus alertmanager grafana \
+               simulator
 SCENARIOS   := $(notdir $(wildcard molecule/*))
 
 .PHONY: help setup engine images browser groovy up verify down lint unit app-test test test-role test-molecule \
@@ -70,7 +71,7 @@ unit: setup groovy ## Unit tests: the repository (tests/) and the backend's (no 
 
 app-test: images browser ## Application tests: MariaDB integration, gunicorn, fuzzing, browser
 	@mkdir -p $(REPORTS)
-	pytest -q --junitxml=$(REPORTS)/app.xml app tests/test_dashboards.py
+	pytest -q --junitxml=$(REPORTS)/app.xml app tests/test_dashboards.py tests/test_alert_rules.py
 
 simulate: setup ## Traffic against the deployed API: make simulate DURATION=60 RATE=50 [API_URL=...]
 	PYTHONPATH=app/simulator python -m smartshop_simulator run --host $(API_URL) \

@@ -24,6 +24,7 @@ EXPECTED = {
     "node-exporter",
     "mysqld-exporter",
     "simulator",
+    "alertmanager",
     "prometheus",
 }
 
@@ -62,7 +63,7 @@ def test_every_prometheus_target_is_up():
         assert time.monotonic() < deadline, f"targets not up: {down}"
         time.sleep(3)
     jobs = {t["labels"]["job"] for t in targets}
-    assert jobs == {"prometheus", "smartshop-backend", "node", "mysqld", "simulator"}
+    assert jobs == {"prometheus", "smartshop-backend", "node", "mysqld", "simulator", "alertmanager"}
     assert len([t for t in targets if t["labels"]["job"] == "smartshop-backend"]) == 2
 
 
@@ -133,3 +134,22 @@ def test_console_works_in_a_real_browser():
         expect(page.get_by_test_id("last-result")).to_contain_text("201")
         expect(page.locator('[data-stat="total_users"]')).not_to_have_text(str(before))
         browser.close()
+
+
+def test_an_injected_fault_raises_an_alert_in_alertmanager(host):
+    """Stop node_exporter: TargetDown fires (for: 1m) and reaches Alertmanager; start it again."""
+    alertmanager = "http://127.0.0.1:29093"
+    host.run_test(f"docker stop {PROJECT}-node-exporter")
+    try:
+        deadline = time.monotonic() + 150
+        while True:
+            alerts = requests.get(f"{alertmanager}/api/v2/alerts", timeout=5).json()
+            down = [a for a in alerts if a["labels"]["alertname"] == "TargetDown" and a["labels"]["job"] == "node"]
+            if down:
+                break
+            assert time.monotonic() < deadline, [a["labels"] for a in alerts]
+            time.sleep(5)
+        assert down[0]["labels"]["severity"] == "critical"
+        assert down[0]["status"]["state"] == "active"
+    finally:
+        host.run_test(f"docker start {PROJECT}-node-exporter")
