@@ -16,8 +16,12 @@ def test_container(host):
 
 
 def test_an_alert_posted_is_kept():
-    alert = [{"labels": {"alertname": "MoleculeProbe", "severity": "info"},
-              "annotations": {"summary": "posted by the molecule verifier"}}]
+    alert = [
+        {
+            "labels": {"alertname": "MoleculeProbe", "severity": "info"},
+            "annotations": {"summary": "posted by the molecule verifier"},
+        }
+    ]
     assert requests.post(f"{URL}/api/v2/alerts", json=alert, timeout=5).status_code == 200
     deadline = time.monotonic() + 20
     while True:
