@@ -10,3 +10,16 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+def promtool(mount: Path, target: str, *args: str, workdir: str | None = None):
+    """Run the stack's own promtool (from the Prometheus image `make images` recorded) on a mounted
+    file or directory, without network."""
+    import json
+    import subprocess
+
+    image = json.loads(Path("/etc/smartshop/images.json").read_text())["images"]["prometheus"]
+    cmd = ["docker", "run", "--rm", "--network", "none", "-v", f"{mount}:{target}:ro"]
+    if workdir:
+        cmd += ["-w", workdir]
+    return subprocess.run([*cmd, "--entrypoint", "promtool", image, *args], capture_output=True, text=True, timeout=120)

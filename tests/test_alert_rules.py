@@ -3,13 +3,12 @@ each alert fires on the fault it is for, and stays quiet otherwise (simulated 50
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 import jinja2
 import pytest
 import yaml
+from conftest import promtool
 
 ROOT = Path(__file__).resolve().parent.parent
 ROLE = ROOT / "roles" / "prometheus"
@@ -137,33 +136,11 @@ def rendered_rules() -> str:
 
 @pytest.mark.needs_images
 def test_alert_rules_fire_on_their_faults(tmp_path):
-    image = json.loads(Path("/etc/smartshop/images.json").read_text())["images"]["prometheus"]
     (tmp_path / "smartshop.rules.yml").write_text(rendered_rules())
     (tmp_path / "smartshop.rules.test.yml").write_text(yaml.safe_dump(TESTS, sort_keys=False))
     tmp_path.chmod(0o755)
     for f in tmp_path.iterdir():
         f.chmod(0o644)
-    result = subprocess.run(
-        [
-            "docker",
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "-v",
-            f"{tmp_path}:/rules:ro",
-            "-w",
-            "/rules",
-            "--entrypoint",
-            "promtool",
-            image,
-            "test",
-            "rules",
-            "smartshop.rules.test.yml",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = promtool(tmp_path, "/rules", "test", "rules", "smartshop.rules.test.yml", workdir="/rules")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout + result.stderr

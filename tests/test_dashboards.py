@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 
 import dashboards  # noqa: E402
+from conftest import promtool  # noqa: E402
 
 FILES = ROOT / "roles" / "grafana" / "files" / "dashboards"
 SCHEMA = ROOT.parent / "shared" / "data" / "grafana" / "dashboard.jsonschema.json"
@@ -90,8 +90,6 @@ def test_expressions_use_only_metrics_the_stack_exposes():
 @pytest.mark.needs_images
 def test_every_expression_is_valid_promql(tmp_path):
     """promtool (from the stack's Prometheus image) checks each expression as a recording rule."""
-    manifest = json.loads(Path("/etc/smartshop/images.json").read_text())
-    image = manifest["images"]["prometheus"]
     rules = {
         "groups": [
             {
@@ -105,25 +103,7 @@ def test_every_expression_is_valid_promql(tmp_path):
     path = tmp_path / "rules.yml"
     path.write_text(yaml.safe_dump(rules))
     path.chmod(0o644)
-    result = subprocess.run(
-        [
-            "docker",
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "-v",
-            f"{path}:/etc/prometheus/dashboard-rules.yml:ro",
-            "--entrypoint",
-            "promtool",
-            image,
-            "check",
-            "rules",
-            "/etc/prometheus/dashboard-rules.yml",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    target = "/etc/prometheus/dashboard-rules.yml"
+    result = promtool(path, target, "check", "rules", target)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(expressions())} rules found" in result.stdout + result.stderr

@@ -36,6 +36,11 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
 PAYABLE = ("processing",)
 DUPLICATE_KEY = 1062
 FOREIGN_KEY_MISSING = 1452
+# An order with its product's name, as the API returns it (lookups and listings).
+ORDER_SELECT = (
+    "SELECT o.id, o.user_id, o.product_id, p.name AS product, o.quantity, o.amount, o.status,"
+    " o.created_at, o.updated_at FROM orders o JOIN products p ON p.id = o.product_id"
+)
 
 
 @dataclass
@@ -212,8 +217,7 @@ class Shop:
     @staticmethod
     def get_order(cur: Any, order_id: int) -> dict[str, Any]:
         cur.execute(
-            "SELECT o.id, o.user_id, o.product_id, p.name AS product, o.quantity, o.amount, o.status,"
-            " o.created_at, o.updated_at FROM orders o JOIN products p ON p.id = o.product_id WHERE o.id = %s",
+            ORDER_SELECT + " WHERE o.id = %s",
             (order_id,),
         )
         row = cur.fetchone()
@@ -231,8 +235,7 @@ class Shop:
             where.append("o.user_id = %s")
             params.append(user_id)
         cur.execute(
-            "SELECT o.id, o.user_id, o.product_id, p.name AS product, o.quantity, o.amount, o.status,"
-            " o.created_at, o.updated_at FROM orders o JOIN products p ON p.id = o.product_id"
+            ORDER_SELECT
             + (" WHERE " + " AND ".join(where) if where else "")
             + " ORDER BY o.id DESC LIMIT %s OFFSET %s",
             (*params, limit, offset),
