@@ -12,7 +12,7 @@ def root() -> Path:
     return ROOT
 
 
-def promtool(mount: Path, target: str, *args: str, workdir: str | None = None):
+def _run_promtool(mount: Path, target: str, *args: str, workdir: str | None = None):
     """Run the stack's own promtool (from the Prometheus image `make images` recorded) on a mounted
     file or directory, without network."""
     import json
@@ -23,3 +23,10 @@ def promtool(mount: Path, target: str, *args: str, workdir: str | None = None):
     if workdir:
         cmd += ["-w", workdir]
     return subprocess.run([*cmd, "--entrypoint", "promtool", image, *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def promtool():
+    """The promtool runner, as a fixture: test modules never import conftest (two exist on the
+    pytest path, tests/ and app/, and the first one imported wins)."""
+    return _run_promtool

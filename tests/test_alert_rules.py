@@ -8,7 +8,6 @@ from pathlib import Path
 import jinja2
 import pytest
 import yaml
-from conftest import promtool
 
 ROOT = Path(__file__).resolve().parent.parent
 ROLE = ROOT / "roles" / "prometheus"
@@ -135,7 +134,7 @@ def rendered_rules() -> str:
 
 
 @pytest.mark.needs_images
-def test_alert_rules_fire_on_their_faults(tmp_path):
+def test_alert_rules_fire_on_their_faults(tmp_path, promtool):
     (tmp_path / "smartshop.rules.yml").write_text(rendered_rules())
     (tmp_path / "smartshop.rules.test.yml").write_text(yaml.safe_dump(TESTS, sort_keys=False))
     tmp_path.chmod(0o755)

@@ -17,7 +17,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 
 import dashboards  # noqa: E402
-from conftest import promtool  # noqa: E402
 
 FILES = ROOT / "roles" / "grafana" / "files" / "dashboards"
 SCHEMA = ROOT.parent / "shared" / "data" / "grafana" / "dashboard.jsonschema.json"
@@ -88,7 +87,7 @@ def test_expressions_use_only_metrics_the_stack_exposes():
 
 
 @pytest.mark.needs_images
-def test_every_expression_is_valid_promql(tmp_path):
+def test_every_expression_is_valid_promql(tmp_path, promtool):
     """promtool (from the stack's Prometheus image) checks each expression as a recording rule."""
     rules = {
         "groups": [
