@@ -20,17 +20,21 @@ ROOT = Path(__file__).resolve().parent.parent
 def described_defaults(role: str) -> list[tuple[str, object, str]]:
     text = (ROOT / "roles" / role / "defaults" / "main.yml").read_text()
     values = yaml.safe_load(text) or {}
-    out, comments = [], []
+    out, comments, after_variable = [], [], False
     for line in text.splitlines():
         if line.startswith("#"):
+            # a comment block describes the variables that follow it, up to the next comment
+            # block or blank line
+            if after_variable:
+                comments, after_variable = [], False
             comments.append(line.lstrip("# ").strip())
         elif line and not line.startswith((" ", "-", "---")) and ":" in line:
             name = line.split(":", 1)[0]
             if name in values:
                 out.append((name, values[name], " ".join(comments) or name))
-            # a comment block describes every variable up to the next blank line
+                after_variable = True
         elif not line.strip():
-            comments = []
+            comments, after_variable = [], False
     missing = set(values) - {n for n, _, _ in out}
     if missing:
         raise SystemExit(f"{role}: could not place {sorted(missing)}")

@@ -1,0 +1,70 @@
+"""The prometheus role's smartshop_targets filter: which address a Prometheus scrapes for each
+component of the inventory (by name on its own host, at the published port on another)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location(
+    "smartshop_targets", ROOT / "roles" / "prometheus" / "filter_plugins" / "smartshop_targets.py"
+)
+_module = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_module)
+smartshop_targets = _module.smartshop_targets
+
+HOSTVARS = {
+    "mon1": {
+        "exporters_targets": {"node": {"local": ["s-node-exporter:9100"], "remote": ["10.0.0.13:9100"]}},
+    },
+    "app1": {
+        "backend_scrape_targets": {
+            "local": ["s-backend-1:8000", "s-backend-2:8000"],
+            "remote": ["10.0.0.12:8101", "10.0.0.12:8102"],
+        },
+        "exporters_targets": {"node": {"local": ["s-node-exporter:9100"], "remote": ["10.0.0.12:9100"]}},
+    },
+    "db1": {
+        "exporters_targets": {
+            "node": {"local": ["s-node-exporter:9100"], "remote": []},
+            "mysqld": {"local": ["s-mysqld-exporter:9104"], "remote": ["10.0.0.11:9104"]},
+        },
+    },
+}
+
+
+def test_own_host_by_name_other_hosts_by_published_address():
+    hosts = ["mon1", "app1"]
+    assert smartshop_targets(hosts, HOSTVARS, "exporters_targets.node", "mon1") == [
+        "s-node-exporter:9100",
+        "10.0.0.12:9100",
+    ]
+    assert smartshop_targets(hosts, HOSTVARS, "backend_scrape_targets", "mon1") == ["10.0.0.12:8101", "10.0.0.12:8102"]
+    assert smartshop_targets(hosts, HOSTVARS, "backend_scrape_targets", "app1") == [
+        "s-backend-1:8000",
+        "s-backend-2:8000",
+    ]
+
+
+def test_a_nested_fact_a_host_lacks_adds_nothing():
+    assert smartshop_targets(["mon1", "db1"], HOSTVARS, "exporters_targets.mysqld", "mon1") == ["10.0.0.11:9104"]
+    assert smartshop_targets(["mon1"], HOSTVARS, "simulator_metrics_targets", "mon1") == []
+
+
+def test_an_unpublished_remote_component_is_an_error_naming_it():
+    with pytest.raises(AnsibleFilterError, match=r"s-node-exporter:9100 on db1 not published.*Prometheus on mon1"):
+        smartshop_targets(["db1"], HOSTVARS, "exporters_targets.node", "mon1")
+
+
+def test_an_unknown_host_is_an_error():
+    with pytest.raises(AnsibleFilterError, match="'web9' is not in the inventory"):
+        smartshop_targets(["web9"], HOSTVARS, "exporters_targets.node", "mon1")
+
+
+def test_a_malformed_fact_is_an_error():
+    with pytest.raises(AnsibleFilterError, match="not {local, remote}"):
+        smartshop_targets(["x"], {"x": {"backend_scrape_targets": ["a:1"]}}, "backend_scrape_targets", "mon1")
