@@ -18,7 +18,7 @@ ROLES       := docker_host images network mysql backend frontend exporters prome
                simulator
 SCENARIOS   := $(notdir $(wildcard molecule/*))
 
-.PHONY: help setup engine images browser groovy up verify down lint unit app-test test test-role test-molecule \
+.PHONY: help setup engine images browser groovy up verify down lint unit app-test test test-role test-scenario test-molecule \
 	bench bench-api bench-stats bench-simulator simulate clean
 
 help: ## List the targets
@@ -94,6 +94,12 @@ test-role: engine ## Molecule for one role: make test-role ROLE=mysql
 	@mkdir -p $(REPORTS)
 	cd roles/$(ROLE) && SMARTSHOP_JUNIT_XML=$(REPORTS)/molecule-$(ROLE).xml molecule test --all
 
+test-scenario: engine ## One cross-role scenario: make test-scenario SCENARIO=multi-host
+	@test -n "$(SCENARIO)" || { echo "usage: make test-scenario SCENARIO=<$(SCENARIOS)>" >&2; exit 2; }
+	@test -d molecule/$(SCENARIO) || { echo "test-scenario: no molecule/$(SCENARIO) (have: $(SCENARIOS))" >&2; exit 2; }
+	@mkdir -p $(REPORTS)
+	SMARTSHOP_JUNIT_XML=$(REPORTS)/molecule-$(SCENARIO).xml molecule test -s $(SCENARIO)
+
 test-molecule: engine ## Every molecule scenario: each role's, then molecule/*
 	@set -e; for role in $(ROLES); do \
 	  start=$$(date +%s); \
@@ -102,7 +108,7 @@ test-molecule: engine ## Every molecule scenario: each role's, then molecule/*
 	done
 	@set -e; for scenario in $(SCENARIOS); do \
 	  start=$$(date +%s); \
-	  SMARTSHOP_JUNIT_XML=$(REPORTS)/molecule-$$scenario.xml molecule test -s $$scenario; \
+	  $(MAKE) --no-print-directory test-scenario SCENARIO=$$scenario; \
 	  echo "== molecule $$scenario: $$(( $$(date +%s) - start )) s"; \
 	done
 

@@ -59,3 +59,13 @@ def test_stages_mirror_the_seed_pipeline():
     stages = re.findall(r"stage\('([^']+)'\)", JENKINSFILE.read_text())
     for expected in ("Setup", "Lint", "Unit", "Molecule", "Deploy", "Verify", "Simulate smoke"):
         assert expected in stages
+
+
+def test_every_molecule_scenario_has_a_stage():
+    """Each role's scenario runs in the parallel Molecule stage, each cross-role one after it."""
+    text = JENKINSFILE.read_text()
+    roles = {p.parent.parent.parent.name for p in ROOT.glob("roles/*/molecule/default/molecule.yml")}
+    scenarios = {p.parent.name for p in ROOT.glob("molecule/*/molecule.yml")}
+    assert roles and scenarios
+    assert set(re.findall(r"make test-role ROLE=(\w+)", text)) == roles
+    assert set(re.findall(r"make test-scenario SCENARIO=([\w-]+)", text)) == scenarios

@@ -66,5 +66,5 @@ def test_an_unknown_host_is_an_error():
 
 
 def test_a_malformed_fact_is_an_error():
-    with pytest.raises(AnsibleFilterError, match="not {local, remote}"):
+    with pytest.raises(AnsibleFilterError, match=r"not \{local, remote\}"):
         smartshop_targets(["x"], {"x": {"backend_scrape_targets": ["a:1"]}}, "backend_scrape_targets", "mon1")

@@ -1,0 +1,120 @@
+"""site.yml across three hosts (db1: database; app1: API and console; mon1: monitoring and the
+simulator): each host runs only its part, on its own network, publishing only on its own address,
+and the parts work together through those published addresses."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pymysql
+import pytest
+import requests
+
+ADDRESS = {"db1": "10.199.0.11", "app1": "10.199.0.12", "mon1": "10.199.0.13"}
+PLACED = {
+    "db1": {"mysql", "mysqld-exporter", "node-exporter"},
+    "app1": {"backend-1", "backend-2", "frontend", "node-exporter"},
+    "mon1": {"prometheus", "alertmanager", "simulator", "node-exporter"},
+}
+PROMETHEUS = f"http://{ADDRESS['mon1']}:9090"
+API = f"http://{ADDRESS['app1']}:8000"
+SECRETS = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "secrets"
+
+
+def project_containers(host):
+    project = f"mh-{host.backend.get_hostname()}"
+    ids = host.run(f"docker ps -aq --filter label=com.smartshop.project={project}").stdout.split()
+    return project, [host.docker(i).inspect() for i in ids]
+
+
+def test_each_host_runs_only_its_part(host):
+    name = host.backend.get_hostname()
+    project, containers = project_containers(host)
+    assert {c["Name"].lstrip("/").removeprefix(f"{project}-") for c in containers} == PLACED[name]
+    for c in containers:
+        assert c["State"]["Health"]["Status"] == "healthy", c["Name"]
+
+
+def test_each_host_keeps_to_its_network_and_address(host):
+    """Nothing crosses hosts through Docker: every container is on its own host's network only, and
+    every published port is bound to its own host's address."""
+    name = host.backend.get_hostname()
+    project, containers = project_containers(host)
+    published = 0
+    for c in containers:
+        assert set(c["NetworkSettings"]["Networks"]) == {f"{project}-net"}, c["Name"]
+        for bindings in (c["HostConfig"]["PortBindings"] or {}).values():
+            published += len(bindings)
+            assert all(b["HostIp"] == ADDRESS[name] for b in bindings), c["Name"]
+    assert published > 0
+
+
+def test_prometheus_on_mon1_scrapes_every_host():
+    deadline = time.monotonic() + 90
+    while True:
+        targets = requests.get(f"{PROMETHEUS}/api/v1/targets?state=active", timeout=5).json()["data"]["activeTargets"]
+        down = [(t["labels"]["instance"], t["lastError"]) for t in targets if t["health"] != "up"]
+        if targets and not down:
+            break
+        assert time.monotonic() < deadline, f"targets not up: {down}"
+        time.sleep(3)
+    by_job: dict[str, set[str]] = {}
+    for t in targets:
+        by_job.setdefault(t["labels"]["job"], set()).add(t["labels"]["instance"])
+    assert by_job["smartshop-backend"] == {f"{ADDRESS['app1']}:8101", f"{ADDRESS['app1']}:8102"}
+    assert by_job["mysqld"] == {f"{ADDRESS['db1']}:9104"}
+    assert by_job["node"] == {"mh-mon1-node-exporter:9100", f"{ADDRESS['db1']}:9100", f"{ADDRESS['app1']}:9100"}
+    assert by_job["simulator"] == {"mh-mon1-simulator:9200"}
+    assert by_job["alertmanager"] == {"mh-mon1-alertmanager:9093"}
+
+
+def test_an_order_paid_on_app1_is_stored_on_db1():
+    body = requests.get(f"{API}/", timeout=5).json()
+    assert body["mysql_status"] == "connected"
+    user = requests.post(f"{API}/api/users/create", timeout=5).json()
+    order = requests.post(f"{API}/api/orders/create/{user['id']}", timeout=5).json()
+    order_id = order["order_id"]
+    for step in ("validate", "process"):
+        assert requests.post(f"{API}/api/orders/{step}/{order_id}", timeout=5).ok
+    paid = requests.post(f"{API}/api/payments/process/{order_id}", json={"status": "success"}, timeout=5)
+    assert paid.ok, paid.text
+    assert paid.json()["order_status"] == "paid"
+
+    connection = pymysql.connect(
+        host=ADDRESS["db1"],
+        port=3306,
+        user="smartshop",
+        password=(SECRETS / "db1" / "mysql_app_password").read_text().strip(),
+        database="smartshop",
+    )
+    with connection, connection.cursor() as cursor:
+        cursor.execute("SELECT status FROM orders WHERE id = %s", (order_id,))
+        assert cursor.fetchone() == ("paid",)
+
+
+def test_the_simulator_on_mon1_shops_on_app1():
+    """The simulator reaches app1's API through the address app1 publishes; what it does shows in
+    app1's figures and in mon1's Prometheus."""
+    deadline = time.monotonic() + 90
+    while True:
+        result = requests.get(
+            f"{PROMETHEUS}/api/v1/query",
+            params={"query": 'sum(smartshop_http_requests_total{job="smartshop-backend"})'},
+            timeout=5,
+        ).json()["data"]["result"]
+        achieved = requests.get(
+            f"{PROMETHEUS}/api/v1/query", params={"query": "sum(smartshop_simulator_requests_total)"}, timeout=5
+        ).json()["data"]["result"]
+        if result and achieved and float(achieved[0]["value"][1]) > 0:
+            break
+        assert time.monotonic() < deadline, (result, achieved)
+        time.sleep(5)
+    assert float(result[0]["value"][1]) > 0
+    assert requests.get(f"{API}/api/stats", timeout=5).json()["total_users"] > 0
+
+
+@pytest.mark.parametrize("url", [f"http://{ADDRESS['app1']}:3000/", f"{API}/api/health"])
+def test_app1_serves_the_console_and_the_api(url):
+    assert requests.get(url, timeout=5).status_code == 200
