@@ -1,5 +1,7 @@
-"""Shared helpers for the unit tests: paths of the repository."""
+"""Shared helpers for the unit tests: paths of the repository, promtool, ansible-playbook."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -30,3 +32,29 @@ def promtool():
     """The promtool runner, as a fixture: test modules never import conftest (two exist on the
     pytest path, tests/ and app/, and the first one imported wins)."""
     return _run_promtool
+
+
+@pytest.fixture
+def ansible_playbook(tmp_path):
+    """Run ansible-playbook from the repository with the project's configuration, an empty HOME and
+    secrets under tmp_path; returns (exit code, stdout + stderr)."""
+    binary = Path(sys.executable).with_name("ansible-playbook")
+
+    def run(*args: str) -> tuple[int, str]:
+        result = subprocess.run(
+            [str(binary), *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={
+                "PATH": f"{binary.parent}:/usr/bin:/bin",
+                "HOME": str(tmp_path),
+                "ANSIBLE_FORCE_COLOR": "0",
+                "SMARTSHOP_SECRETS_DIR": str(tmp_path / "secrets"),
+                "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            },
+        )
+        return result.returncode, result.stdout + result.stderr
+
+    return run

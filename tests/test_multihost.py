@@ -8,47 +8,21 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 EXAMPLE = ROOT / "inventory" / "example-multihost"
 
 
-def preflight(tmp_path: Path, inventory: Path, *extra: str) -> tuple[int, str]:
-    result = subprocess.run(
-        [
-            str(PLAYBOOK),
-            "-i",
-            str(inventory),
-            "tests/playbooks/multihost_targets.yml",
-            "--tags",
-            "nothing",
-            "-e",
-            "ansible_connection=local",
-            "-e",
-            "ansible_become=false",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            *extra,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={
-            "PATH": f"{PLAYBOOK.parent}:/usr/bin:/bin",
-            "HOME": str(tmp_path),
-            "ANSIBLE_FORCE_COLOR": "0",
-            "SMARTSHOP_SECRETS_DIR": str(tmp_path / "secrets"),
-            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        },
-    )
-    return result.returncode, result.stdout + result.stderr
+def preflight(ansible_playbook, inventory: Path, *extra: str) -> tuple[int, str]:
+    return ansible_playbook(
+        "-i", str(inventory), "tests/playbooks/multihost_targets.yml", "--tags", "nothing",
+        "-e", "ansible_connection=local", "-e", "ansible_become=false",
+        "-e", f"ansible_python_interpreter={sys.executable}", *extra,
+    )  # fmt: skip
 
 
 def printed(output: str, kind: str) -> dict[str, dict]:
@@ -57,8 +31,8 @@ def printed(output: str, kind: str) -> dict[str, dict]:
     }
 
 
-def test_the_example_inventory_wires_hosts_through_their_addresses(tmp_path):
-    code, output = preflight(tmp_path, EXAMPLE)
+def test_the_example_inventory_wires_hosts_through_their_addresses(ansible_playbook):
+    code, output = preflight(ansible_playbook, EXAMPLE)
     assert code == 0, output[-3000:]
     assert printed(output, "SCRAPE") == {
         "mon1.example.internal": {
@@ -71,8 +45,8 @@ def test_the_example_inventory_wires_hosts_through_their_addresses(tmp_path):
     assert printed(output, "DATABASE") == {"app1.example.internal": {"host": "10.0.0.11", "port": 3306}}
 
 
-def test_replicas_and_ports_follow_the_inventory(tmp_path):
-    code, output = preflight(tmp_path, EXAMPLE, "-e", "backend_replicas=3", "-e", "mysql_port=3307")
+def test_replicas_and_ports_follow_the_inventory(ansible_playbook):
+    code, output = preflight(ansible_playbook, EXAMPLE, "-e", "backend_replicas=3", "-e", "mysql_port=3307")
     assert code == 0, output[-3000:]
     assert printed(output, "SCRAPE")["mon1.example.internal"]["backend"] == [
         "10.0.0.12:8101",
@@ -82,26 +56,26 @@ def test_replicas_and_ports_follow_the_inventory(tmp_path):
     assert printed(output, "DATABASE")["app1.example.internal"] == {"host": "10.0.0.11", "port": 3307}
 
 
-def test_a_database_published_on_loopback_only_is_refused(tmp_path):
-    code, output = preflight(tmp_path, EXAMPLE, "-e", "mysql_bind_address=127.0.0.1")
+def test_a_database_published_on_loopback_only_is_refused(ansible_playbook):
+    code, output = preflight(ansible_playbook, EXAMPLE, "-e", "mysql_bind_address=127.0.0.1")
     assert code != 0
     assert "The database runs on db1.example.internal and publishes its port on '127.0.0.1'" in output, output[-3000:]
     assert "set mysql_bind_address (or smartshop_bind_address) for db1.example.internal" in output
 
 
-def test_scrape_targets_on_loopback_are_refused(tmp_path):
-    code, output = preflight(tmp_path, EXAMPLE, "-e", "exporters_bind_address=127.0.0.1")
+def test_scrape_targets_on_loopback_are_refused(ansible_playbook):
+    code, output = preflight(ansible_playbook, EXAMPLE, "-e", "exporters_bind_address=127.0.0.1")
     assert code != 0
     assert "127.0.0.1:9100" in output and "is its own loopback" in output, output[-3000:]
 
 
-def test_a_missing_group_is_named(tmp_path):
+def test_a_missing_group_is_named(tmp_path, ansible_playbook):
     inventory = tmp_path / "inventory"
     inventory.mkdir()
     hosts = yaml.safe_load((EXAMPLE / "hosts.yml").read_text())
     del hosts["all"]["children"]["app_hosts"]
     (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
     shutil.copytree(ROOT / "inventory" / "local" / "group_vars", inventory / "group_vars")
-    code, output = preflight(tmp_path, inventory)
+    code, output = preflight(ansible_playbook, inventory)
     assert code != 0
     assert "Inventory group app_hosts must list at least one host" in output, output[-3000:]

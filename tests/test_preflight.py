@@ -2,14 +2,8 @@
 
 import json
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 
 CASES = [
     ({"smartshop_image_source": "bogus"}, "smartshop_image_source"),
@@ -29,23 +23,9 @@ CASES = [
 @pytest.mark.parametrize(
     ("extra", "message"), CASES, ids=[next(iter(c[0])) + "=" + str(next(iter(c[0].values())))[:12] for c in CASES]
 )
-def test_bad_input_fails_before_any_change(tmp_path, extra, message):
-    result = subprocess.run(
-        [str(PLAYBOOK), "site.yml", "-e", json.dumps(extra)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={
-            "PATH": f"{PLAYBOOK.parent}:/usr/bin:/bin",
-            "HOME": str(tmp_path),
-            "ANSIBLE_FORCE_COLOR": "0",
-            "SMARTSHOP_SECRETS_DIR": str(tmp_path / "secrets"),
-            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        },
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output[-2000:]
+def test_bad_input_fails_before_any_change(ansible_playbook, extra, message):
+    code, output = ansible_playbook("site.yml", "-e", json.dumps(extra))
+    assert code != 0, output[-2000:]
     assert message in output, output[-3000:]
     recap = re.search(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", output)
     assert recap, output[-2000:]

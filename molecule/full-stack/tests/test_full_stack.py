@@ -4,7 +4,10 @@ every dashboard query returning data, the API and the console answering (in a re
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -15,7 +18,8 @@ PROJECT = "mol-stack"
 PROMETHEUS = "http://127.0.0.1:29090"
 API = "http://127.0.0.1:28000"
 CONSOLE = "http://127.0.0.1:23000"
-DASHBOARDS = Path(__file__).resolve().parents[3] / "roles" / "grafana" / "files" / "dashboards"
+ROOT = Path(__file__).resolve().parents[3]
+DASHBOARDS = ROOT / "roles" / "grafana" / "files" / "dashboards"
 EXPECTED = {
     "mysql",
     "backend-1",
@@ -134,6 +138,58 @@ def test_console_works_in_a_real_browser():
         expect(page.get_by_test_id("last-result")).to_contain_text("201")
         expect(page.locator('[data-stat="total_users"]')).not_to_have_text(str(before))
         browser.close()
+
+
+def converge(*extra: str) -> set[str]:
+    """site.yml on the scenario's inventory with extra variables; the names of the tasks that changed."""
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
+        "ANSIBLE_CALLBACKS_ENABLED": "",
+        "ANSIBLE_FORCE_COLOR": "0",
+    }
+    inventory = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory"
+    args = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(inventory), "site.yml"]
+    for variable in extra:
+        args += ["-e", variable]
+    result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    return {
+        task["task"]["name"].split(" : ")[-1]  # without the role's prefix
+        for play in report["plays"]
+        for task in play["tasks"]
+        if any(outcome.get("changed") for outcome in task["hosts"].values())
+    }
+
+
+def started_at(host, component: str) -> str:
+    return host.docker(f"{PROJECT}-{component}").inspect()["State"]["StartedAt"]
+
+
+def test_more_replicas_change_only_the_api_its_pool_and_its_targets(host):
+    changed = converge("backend_replicas=3")
+    assert changed == {"Run the API replicas", "Run the console", "Render the configuration"}, changed
+    assert host.docker(f"{PROJECT}-backend-3").is_running
+    targets = requests.get(f"{PROMETHEUS}/api/v1/targets?state=active", timeout=5).json()["data"]["activeTargets"]
+    assert len([t for t in targets if t["labels"]["job"] == "smartshop-backend"]) == 3
+
+    changed = converge("backend_replicas=2")
+    assert changed == {"Remove replicas beyond backend_replicas", "Run the console", "Render the configuration"}, (
+        changed
+    )
+
+
+def test_a_scrape_interval_change_reloads_prometheus_without_a_restart(host):
+    before = started_at(host, "prometheus")
+    try:
+        assert converge("prometheus_scrape_interval=7s") == {"Render the configuration"}
+        config = requests.get(f"{PROMETHEUS}/api/v1/status/config", timeout=5).json()["data"]["yaml"]
+        assert "scrape_interval: 7s" in config  # reloaded
+        assert started_at(host, "prometheus") == before  # not restarted
+    finally:
+        assert converge() == {"Render the configuration"}
 
 
 def test_an_injected_fault_raises_an_alert_in_alertmanager(host):
