@@ -146,7 +146,7 @@ def converge(*extra: str) -> set[str]:
         **os.environ,
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
         "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-        "ANSIBLE_CALLBACKS_ENABLED": "",
+        "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.json",  # none but the JSON on stdout
         "ANSIBLE_FORCE_COLOR": "0",
     }
     inventory = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory"

@@ -4,7 +4,10 @@ and the parts work together through those published addresses."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -20,6 +23,7 @@ PLACED = {
 }
 PROMETHEUS = f"http://{ADDRESS['mon1']}:9090"
 API = f"http://{ADDRESS['app1']}:8000"
+ROOT = Path(__file__).resolve().parents[3]
 SECRETS = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "secrets"
 
 
@@ -118,3 +122,44 @@ def test_the_simulator_on_mon1_shops_on_app1():
 @pytest.mark.parametrize("url", [f"http://{ADDRESS['app1']}:3000/", f"{API}/api/health"])
 def test_app1_serves_the_console_and_the_api(url):
     assert requests.get(url, timeout=5).status_code == 200
+
+
+def run_playbook(playbook: str, task: str, *extra: str) -> dict[str, object]:
+    """A playbook of the project on the scenario's three hosts; what `task` said on each host."""
+    binary = Path(sys.executable).with_name("ansible-playbook")
+    inventory = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory"
+    args = [str(binary), "-i", str(inventory), playbook, *(arg for variable in extra for arg in ("-e", variable))]
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
+        "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.json",  # none but the JSON on stdout
+    }
+    result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    plays = json.loads(result.stdout)["plays"]
+    return {
+        host: outcome["msg"]
+        for play in plays
+        for entry in play["tasks"]
+        if entry["task"]["name"] == task
+        for host, outcome in entry["hosts"].items()
+    }
+
+
+def test_verify_playbook_checks_each_host_for_its_part():
+    said = run_playbook("playbooks/verify.yml", "Say what was verified")
+    assert said["db1"] == ["3 containers healthy"]
+    assert said["app1"] == ["4 containers healthy", "API and console answer"]
+    assert said["mon1"][0] == "4 containers healthy"
+    assert said["mon1"][1].startswith("9 Prometheus targets up")  # itself, 2 API, 3 node, mysqld, simulator, AM
+
+
+def test_simulate_playbook_on_mon1_drives_app1():
+    before = requests.get(f"{API}/api/stats", timeout=5).json()["total_users"]
+    said = run_playbook("playbooks/simulate.yml", "Show the summary", "simulate_duration=5", "simulate_rate=20")
+    assert set(said) == {"mon1"}
+    summary = said["mon1"]
+    assert summary["host"] == f"http://{ADDRESS['app1']}:8000"
+    assert summary["requests"] > 0 and "0" not in summary["failures_by_code"]  # 0: no connection
+    assert requests.get(f"{API}/api/stats", timeout=5).json()["total_users"] > before
