@@ -168,14 +168,22 @@ def started_at(host, component: str) -> str:
     return host.docker(f"{PROJECT}-{component}").inspect()["State"]["StartedAt"]
 
 
-def test_more_replicas_change_only_the_api_its_pool_and_its_targets(host):
-    changed = converge("backend_replicas=3")
-    assert changed == {"Run the API replicas", "Run the console", "Render the configuration"}, changed
-    assert host.docker(f"{PROJECT}-backend-3").is_running
+def backend_targets() -> int:
     targets = requests.get(f"{PROMETHEUS}/api/v1/targets?state=active", timeout=5).json()["data"]["activeTargets"]
-    assert len([t for t in targets if t["labels"]["job"] == "smartshop-backend"]) == 3
+    return len([t for t in targets if t["labels"]["job"] == "smartshop-backend"])
 
-    changed = converge("backend_replicas=2")
+
+def test_more_replicas_change_only_the_api_its_pool_and_its_targets(host):
+    try:
+        changed = converge("backend_replicas=3")
+        assert changed == {"Run the API replicas", "Run the console", "Render the configuration"}, changed
+        assert host.docker(f"{PROJECT}-backend-3").is_running
+        deadline = time.monotonic() + 30  # Prometheus applies a reloaded target list within seconds
+        while backend_targets() != 3:
+            assert time.monotonic() < deadline, "Prometheus does not scrape the third replica"
+            time.sleep(2)
+    finally:
+        changed = converge("backend_replicas=2")
     assert changed == {"Remove replicas beyond backend_replicas", "Run the console", "Render the configuration"}, (
         changed
     )
