@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import secrets
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,13 @@ def manifest_images() -> dict[str, str]:
     if missing:
         raise StackError(f"no image for {sorted(missing)} in {MANIFEST}: run `make images`")
     return refs
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def wait_healthy(container, timeout: float = 120) -> None:

@@ -3,33 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import socket
 import time
 
 import docker
 import pytest
+from testing.stack import free_port, wait_healthy
 
 from smartshop_backend import create_app
 from smartshop_backend.config import Settings
 from smartshop_backend.migrate import migrate
 
 NAME = "smartshop-test-mariadb-outage"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(container, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        container.reload()
-        if container.attrs["State"].get("Health", {}).get("Status") == "healthy":
-            return
-        time.sleep(0.5)
-    pytest.fail(f"{NAME} not healthy:\n{container.logs().decode()[-2000:]}")
 
 
 @pytest.fixture

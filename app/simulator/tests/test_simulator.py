@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,16 +14,11 @@ from pathlib import Path
 import pexpect
 import pytest
 import requests
+from testing.stack import free_port
 
 SIMULATOR = Path(__file__).resolve().parent.parent
 CMD = [sys.executable, "-m", "smartshop_simulator"]
 ENV = {**os.environ, "PYTHONPATH": str(SIMULATOR), "PYTHONUNBUFFERED": "1"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run(*args: str, timeout: float = 120) -> tuple[int, dict | None, str]:
