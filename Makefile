@@ -55,7 +55,7 @@ up: setup ## Provision the whole stack on the local Docker host (site.yml)
 verify: setup ## Check the deployed stack: containers healthy, Prometheus targets up, API and console answer
 	ansible-playbook playbooks/verify.yml
 
-down: setup ## Remove the stack's containers; PURGE=1 also removes volumes, networks and images built here
+down: setup ## Remove the stack's containers; PURGE=1 also removes its volumes, networks and configuration (images stay)
 	ansible-playbook playbooks/teardown.yml -e smartshop_purge=$(PURGE)
 
 lint: setup ## yamllint, ansible-lint (production profile), ruff

@@ -20,7 +20,7 @@ def _run_promtool(mount: Path, target: str, *args: str, workdir: str | None = No
     import json
     import subprocess
 
-    image = json.loads(Path("/etc/smartshop/images.json").read_text())["images"]["prometheus"]
+    image = json.loads(Path("/etc/smartshop/test-images.json").read_text())["images"]["prometheus"]
     cmd = ["docker", "run", "--rm", "--network", "none", "-v", f"{mount}:{target}:ro"]
     if workdir:
         cmd += ["-w", workdir]

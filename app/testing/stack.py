@@ -15,7 +15,7 @@ from pathlib import Path
 import docker
 import requests
 
-MANIFEST = Path(os.environ.get("SMARTSHOP_IMAGES_MANIFEST", "/etc/smartshop/images.json"))
+MANIFEST = Path(os.environ.get("SMARTSHOP_IMAGES_MANIFEST", "/etc/smartshop/test-images.json"))
 
 
 class StackError(RuntimeError):

@@ -1,5 +1,17 @@
-"""Scrape targets across the inventory.
+"""Filters every role shares: which address other hosts reach a published port on, and which
+address a Prometheus scrapes each component at.
 
+advertise_address
+-----------------
+A port published on one address is reached on that address. A port published on every interface
+(0.0.0.0 or ::) is reached on the address the inventory advertises for the host
+(``smartshop_advertise_address`` when set), else on ``ansible_host`` (else the inventory name):
+
+    {{ mysql_bind_address | smartshop.stack.advertise_address(smartshop_advertise_address | default(''),
+                                                              ansible_host | default(inventory_hostname)) }}
+
+scrape_targets
+--------------
 Each role that runs something Prometheus scrapes shares a fact describing its endpoints as
 ``{"local": ["<container>:<port>", ...], "remote": ["<address>:<published port>", ...]}``, where
 ``remote`` is empty when the ports are not published. A Prometheus reaches the components of its
@@ -13,6 +25,20 @@ from collections.abc import Iterable, Mapping
 
 from ansible.errors import AnsibleFilterError
 
+WILDCARDS = ("0.0.0.0", "::", "")
+
+
+def advertise_address(bind_address: str, advertised: str = "", host: str = "") -> str:
+    """The address other hosts reach a port published on `bind_address` at."""
+    bind_address, advertised, host = (str(v or "").strip() for v in (bind_address, advertised, host))
+    if bind_address not in WILDCARDS:
+        return bind_address
+    if advertised not in WILDCARDS:
+        return advertised
+    if not host:
+        raise AnsibleFilterError("advertise_address: bound to every interface, and no address or host name to advertise")
+    return host
+
 
 def _lookup(variables: Mapping, path: str) -> Mapping:
     value = variables
@@ -23,16 +49,16 @@ def _lookup(variables: Mapping, path: str) -> Mapping:
     return value
 
 
-def smartshop_targets(hosts: Iterable[str], hostvars: Mapping, fact: str, here: str) -> list[str]:
+def scrape_targets(hosts: Iterable[str], hostvars: Mapping, fact: str, here: str) -> list[str]:
     """The `host:port` a Prometheus on `here` scrapes for the endpoints each of `hosts` lists in
     `fact` (a dotted path such as ``exporters_targets.node``)."""
     targets: list[str] = []
     for host in hosts:
         if host not in hostvars:
-            raise AnsibleFilterError(f"smartshop_targets: '{host}' is not in the inventory")
+            raise AnsibleFilterError(f"scrape_targets: '{host}' is not in the inventory")
         endpoints = _lookup(hostvars[host], fact)
         if not isinstance(endpoints, Mapping):
-            raise AnsibleFilterError(f"smartshop_targets: {fact} of {host} is {endpoints!r}, not {{local, remote}}")
+            raise AnsibleFilterError(f"scrape_targets: {fact} of {host} is {endpoints!r}, not {{local, remote}}")
         local, remote = list(endpoints.get("local") or []), list(endpoints.get("remote") or [])
         if host == here:
             chosen = local
@@ -49,4 +75,4 @@ def smartshop_targets(hosts: Iterable[str], hostvars: Mapping, fact: str, here: 
 
 class FilterModule:
     def filters(self):
-        return {"smartshop_targets": smartshop_targets}
+        return {"advertise_address": advertise_address, "scrape_targets": scrape_targets}

@@ -1,0 +1,118 @@
+"""Run a container of the stack: the one place that knows what every stack container shares.
+
+Every role runs its containers through this action (``smartshop.stack.container``), so the
+network, the labels teardown finds them by, the restart policy, log rotation, the healthcheck and
+the wait until healthy are written once. It fills those in and hands the result to
+``community.docker.docker_container``, whose idempotence, check mode and diff it keeps. The
+security options of the containers (capabilities, read-only root, limits) belong here too.
+
+States: ``healthy`` (started and waited healthy; the default), ``started``, ``absent``,
+``completed`` (a one-shot command: run to its end, fail on a non-zero exit, removed after; its
+output is in ``container.Output``) and ``restarted`` (restart an existing container, for handlers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+# Labels every container carries; playbooks/teardown.yml and the tests find the stack by them.
+LABEL_PREFIX = "com.smartshop"
+STATES = ("healthy", "started", "absent", "completed", "restarted")
+
+ARGUMENT_SPEC = {
+    "name": {"type": "str", "required": True},
+    "image": {"type": "str"},
+    "component": {"type": "str"},
+    "project": {"type": "str"},
+    "network": {"type": "str"},
+    "aliases": {"type": "list", "elements": "str", "default": []},
+    "command": {"type": "list", "elements": "str"},
+    "env": {"type": "dict", "default": {}},
+    "user": {"type": "str"},
+    "mounts": {"type": "list", "elements": "dict", "default": []},
+    "published_ports": {"type": "list", "elements": "str", "default": []},
+    "healthcheck": {"type": "dict"},
+    "labels": {"type": "dict", "default": {}},
+    "restart_policy": {
+        "type": "str",
+        "default": "unless-stopped",
+        "choices": ["no", "on-failure", "always", "unless-stopped"],
+    },
+    "restart": {"type": "bool", "default": False},
+    "state": {"type": "str", "default": "healthy", "choices": list(STATES)},
+    "healthy_timeout": {"type": "int", "default": 60},
+    "log_max_size": {"type": "str", "default": "10m"},
+    "log_max_files": {"type": "int", "default": 3},
+}
+# What every state but absent and restarted needs.
+RUNNING_REQUIRES = ("image", "component", "network")
+
+
+def _env_value(name: str, value: object) -> str:
+    if isinstance(value, bool) or value is None or isinstance(value, (Mapping, list)):
+        raise AnsibleActionFail(f"env {name}: give a string or a number, not {value!r}")
+    return str(value)
+
+
+def container_args(args: Mapping, project: str) -> dict:
+    """The community.docker.docker_container arguments for one stack container."""
+    name, state = args["name"], args["state"]
+    if state == "absent":
+        return {"name": name, "state": "absent"}
+    if state == "restarted":
+        return {"name": name, "state": "started", "restart": True}
+    missing = [key for key in RUNNING_REQUIRES if not args.get(key)]
+    if missing:
+        raise AnsibleActionFail(f"container {name}: {', '.join(missing)} required for state {state}")
+    network = {"name": args["network"]}
+    if args["aliases"]:
+        network["aliases"] = list(args["aliases"])
+    module = {
+        "name": name,
+        "image": args["image"],
+        "networks": [network],
+        "networks_cli_compatible": True,
+        "network_mode": args["network"],
+        "mounts": list(args["mounts"]),
+        "published_ports": list(args["published_ports"]),
+        "env": {key: _env_value(key, value) for key, value in args["env"].items()},
+        "labels": {
+            **{str(k): str(v) for k, v in args["labels"].items()},
+            f"{LABEL_PREFIX}.project": project,
+            f"{LABEL_PREFIX}.component": args["component"],
+        },
+        "log_driver": "json-file",
+        "log_options": {"max-size": args["log_max_size"], "max-file": str(args["log_max_files"])},
+        "restart": args["restart"],
+    }
+    for optional in ("command", "user", "healthcheck"):
+        if args.get(optional) is not None:
+            module[optional] = args[optional]
+    if state == "completed":
+        module.update(state="started", detach=False, cleanup=True, restart_policy="no")
+    else:
+        module.update(state=state, restart_policy=args["restart_policy"])
+        if state == "healthy":
+            module["healthy_wait_timeout"] = args["healthy_timeout"]
+    return module
+
+
+class ActionModule(ActionBase):
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        project = args["project"] or self._templar.template(task_vars.get("smartshop_project", "smartshop"))
+        module_args = container_args(args, str(project))
+        result.update(
+            self._execute_module(
+                module_name="community.docker.docker_container", module_args=module_args, task_vars=task_vars
+            )
+        )
+        return result

@@ -1,0 +1,69 @@
+# The documentation of the smartshop.stack.container action (plugins/action/container.py), which
+# does the work on the controller and runs community.docker.docker_container on the host.
+
+DOCUMENTATION = r"""
+---
+module: container
+short_description: Run a container of the SmartShop stack the one way every role does
+description:
+  - Fills in what every container of the stack shares (network and aliases, the
+    C(com.smartshop.project) and C(com.smartshop.component) labels, restart policy, json-file log
+    rotation, wait until healthy) and runs M(community.docker.docker_container) with it.
+  - One-shot commands (migrations, traffic bursts) run with I(state=completed).
+options:
+  name: {description: Container name., type: str, required: true}
+  image: {description: Image reference (required unless I(state) is absent or restarted)., type: str}
+  component:
+    description: Value of the C(com.smartshop.component) label (required unless absent or restarted).
+    type: str
+  project:
+    description: Value of the C(com.smartshop.project) label; by default C(smartshop_project).
+    type: str
+  network: {description: The stack network the container joins (its only network)., type: str}
+  aliases: {description: DNS aliases on that network., type: list, elements: str, default: []}
+  command: {description: Arguments passed to the image's entrypoint., type: list, elements: str}
+  env: {description: Environment (values are strings or numbers; secrets go in files)., type: dict, default: {}}
+  user: {description: User (uid:gid) the process runs as when not the image's., type: str}
+  mounts: {description: Mounts as M(community.docker.docker_container) takes them., type: list, elements: dict, default: []}
+  published_ports: {description: "C(address:host_port:container_port) entries.", type: list, elements: str, default: []}
+  healthcheck: {description: Healthcheck when the image's is not the one wanted., type: dict}
+  labels: {description: Labels added to the project and component ones., type: dict, default: {}}
+  restart_policy:
+    description: Restart policy (one-shot containers have none).
+    type: str
+    default: unless-stopped
+    choices: ["no", on-failure, always, unless-stopped]
+  restart: {description: Restart the container even when nothing about it changed., type: bool, default: false}
+  state:
+    description:
+      - C(healthy) starts it and waits until its healthcheck passes; C(started) does not wait.
+      - C(completed) runs a one-shot command to its end (a non-zero exit fails the task) and removes it.
+      - C(restarted) restarts an existing container; C(absent) removes it.
+    type: str
+    default: healthy
+    choices: [healthy, started, absent, completed, restarted]
+  healthy_timeout: {description: Seconds to wait for C(healthy)., type: int, default: 60}
+  log_max_size: {description: Size at which the json-file log is rotated., type: str, default: 10m}
+  log_max_files: {description: Rotated log files kept., type: int, default: 3}
+author: SmartShop Stack
+"""
+
+EXAMPLES = r"""
+- name: Run Prometheus
+  smartshop.stack.container:
+    name: smartshop-prometheus
+    image: "{{ prometheus_image }}"
+    component: prometheus
+    network: monitoring-network
+    aliases: [prometheus]
+    command: [--config.file=/etc/prometheus/prometheus.yml]
+    published_ports: ["127.0.0.1:9090:9090"]
+    healthy_timeout: 90
+"""
+
+RETURN = r"""
+container:
+  description: What M(community.docker.docker_container) returns about the container.
+  returned: unless absent
+  type: dict
+"""
