@@ -63,6 +63,17 @@ def test_a_database_published_on_loopback_only_is_refused(ansible_playbook):
     assert "set mysql_bind_address (or smartshop_bind_address) for db1.example.internal" in output
 
 
+def test_a_port_bound_to_every_interface_is_reached_at_ansible_host(ansible_playbook):
+    """The stack-wide bind left at 127.0.0.1, each part published on 0.0.0.0: other hosts reach each
+    at its ansible_host (an earlier rule advertised 127.0.0.1 here and refused the inventory)."""
+    every = [f"-e{role}_bind_address=0.0.0.0" for role in ("mysql", "backend", "frontend", "exporters", "simulator")]
+    code, output = preflight(ansible_playbook, EXAMPLE, "-e", "smartshop_bind_address=127.0.0.1", *every)
+    assert code == 0, output[-3000:]
+    assert printed(output, "DATABASE") == {"app1.example.internal": {"host": "10.0.0.11", "port": 3306}}
+    assert printed(output, "SCRAPE")["mon1.example.internal"]["mysqld"] == ["10.0.0.11:9104"]
+    assert printed(output, "SCRAPE")["mon1.example.internal"]["backend"] == ["10.0.0.12:8101", "10.0.0.12:8102"]
+
+
 def test_scrape_targets_on_loopback_are_refused(ansible_playbook):
     code, output = preflight(ansible_playbook, EXAMPLE, "-e", "exporters_bind_address=127.0.0.1")
     assert code != 0

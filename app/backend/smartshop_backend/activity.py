@@ -1,10 +1,8 @@
-"""The activity log: what happened, with a level (low / medium / high), as the seed printed it."""
+"""The activity log: what happened, with a level (domain.LEVELS), as the seed printed it."""
 
 from __future__ import annotations
 
 from typing import Any
-
-LEVELS = ("low", "medium", "high")
 
 
 def record(cur: Any, level: str, message: str) -> None:

@@ -5,20 +5,17 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from .domain import LEVELS, PAYMENT_OUTCOMES
+
 TOTAL = "1970-01-01 00:00:00"
 MINUTE = "DATE_FORMAT(UTC_TIMESTAMP(), '%%Y-%%m-%%d %%H:%%i:00')"
 DAY = "DATE_FORMAT(UTC_TIMESTAMP(), '%%Y-%%m-%%d 00:00:00')"
-
-# Names of running totals and of per-minute / per-day counters.
-TOTALS = (
-    "users",
+# Per-minute counters /api/stats reads over the last 10 and 60 minutes.
+WINDOWED = (
     "orders",
-    "payments_success",
-    "payments_failed",
-    "revenue_cents",
+    *(f"payments_{outcome}" for outcome in PAYMENT_OUTCOMES),
+    *(f"activity_{level}" for level in LEVELS),
 )
-PER_MINUTE = ("orders", "payments_success", "payments_failed", "activity_low", "activity_medium", "activity_high")
-ORDER_STATUSES = ("pending", "validated", "processing", "paid", "payment_failed", "cancelled")
 
 
 class Counters:
@@ -71,9 +68,8 @@ class Counters:
             " AS last10,"
             " CAST(SUM(value) AS SIGNED) AS last60"
             " FROM counters WHERE bucket > UTC_TIMESTAMP() - INTERVAL 60 MINUTE AND bucket <> %s"
-            " AND name IN ('orders','payments_success','payments_failed','activity_low','activity_medium',"
-            "'activity_high') GROUP BY name",
-            (TOTAL,),
+            f" AND name IN ({', '.join(['%s'] * len(WINDOWED))}) GROUP BY name",
+            (TOTAL, *WINDOWED),
         )
         windows = {row["name"]: (int(row["last10"]), int(row["last60"])) for row in cur.fetchall()}
         cur.execute(

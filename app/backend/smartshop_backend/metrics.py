@@ -21,6 +21,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from . import domain
+
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -50,11 +52,11 @@ class Metrics:
         )
         self.build.labels(version=version, python=platform.python_version()).set(1)
         # pre-create label sets so dashboards show zeros rather than no data
-        for status in ("pending", "validated", "processing", "paid", "payment_failed", "cancelled"):
+        for status in domain.STATUSES:
             self.orders.labels(status=status)
-        for result in ("success", "failed"):
+        for result in domain.PAYMENT_OUTCOMES:
             self.payments.labels(result=result)
-        for level in ("low", "medium", "high"):
+        for level in domain.LEVELS:
             self.activity.labels(level=level)
         self.db_errors.labels(kind="unavailable")
 

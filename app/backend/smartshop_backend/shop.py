@@ -1,19 +1,15 @@
-"""The shop's rules: users, orders as a state machine, payments. Each function runs inside
+"""The shop's service layer: users, orders, payments and their idempotency keys, every SQL
+statement of the application but the activity log's and the counters'. Each function runs inside
 the caller's transaction (a cursor) and returns plain data; the API layer turns it into JSON.
 
-Order states:
-
-    pending --validate--> validated --process--> processing --pay--> paid
-                                                     |  ^
-                                                     |  '--process-- payment_failed <--pay (refused)--'
-    cancel: from pending, validated, processing or payment_failed, to cancelled.
-
-A payment is taken only from `processing`, under a row lock on the order: of concurrent
-payments of one order exactly one is made, the others get 409.
+The rules (statuses, the actions between them) are domain.py's. A payment is taken only from a
+status that allows "pay", under a row lock on the order: of concurrent payments of one order
+exactly one is made, the others get 409.
 """
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter as CounterDict
 from dataclasses import dataclass, field
@@ -25,15 +21,10 @@ import pymysql
 
 from . import activity
 from .counters import Counters
-from .errors import Conflict, Invalid, NotFound
+from .domain import ACTIONS, INITIAL_STATUS, PAYMENT_LEVEL, PAYMENT_RESULT, allowed_actions
+from .errors import APIError, Conflict, Invalid, NotFound
 from .names import random_username
 
-TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
-    "validate": (("pending",), "validated"),
-    "process": (("validated", "payment_failed"), "processing"),
-    "cancel": (("pending", "validated", "processing", "payment_failed"), "cancelled"),
-}
-PAYABLE = ("processing",)
 DUPLICATE_KEY = 1062
 FOREIGN_KEY_MISSING = 1452
 # An order with its product's name, as the API returns it (lookups and listings).
@@ -172,11 +163,11 @@ class Shop:
                 raise NotFound(f"user {user_id} not found", field="user_id") from None
             raise
         order_id = cur.lastrowid
-        events.totals.update({"orders": 1, **Counters.status_change(None, "pending")})
+        events.totals.update({"orders": 1, **Counters.status_change(None, INITIAL_STATUS)})
         events.per_minute["orders"] += 1
         label = product["name"] if quantity == 1 else f"{quantity} x {product['name']}"
         self._log(cur, events, "low", f"Order created: {label} - {activity.euros(amount)}")
-        events.orders.append("pending")
+        events.orders.append(INITIAL_STATUS)
         return _order_json(
             {
                 "id": order_id,
@@ -185,7 +176,7 @@ class Shop:
                 "product": product["name"],
                 "quantity": quantity,
                 "amount": amount,
-                "status": "pending",
+                "status": INITIAL_STATUS,
                 "created_at": now,
                 "updated_at": now,
             }
@@ -242,22 +233,30 @@ class Shop:
         )
         return [_order_json(row) for row in cur.fetchall()]
 
-    def transition(self, cur: Any, events: Events, order_id: int, action: str) -> dict[str, Any]:
-        allowed, target = TRANSITIONS[action]
+    def _locked_for(self, cur: Any, order_id: int, action: str) -> dict[str, Any]:
+        """The order, locked, when its status allows `action`; else 409 naming what it needs."""
         order = self.locked_order(cur, order_id)
-        if order["status"] not in allowed:
+        sources = ACTIONS[action].sources
+        if order["status"] not in sources:
             raise Conflict(
-                f"cannot {action} order {order_id}: it is {order['status']} ({action} needs {' or '.join(allowed)})",
+                f"cannot {action} order {order_id}: it is {order['status']} ({action} needs {' or '.join(sources)})",
                 order_status=order["status"],
+                actions=order["actions"],
             )
-        self._set_status(cur, events, order_id, order["status"], target)
-        level = "medium" if action == "cancel" else "low"
-        verb = {"validate": "validated", "process": "processing", "cancel": "cancelled"}[action]
+        return order
+
+    def transition(self, cur: Any, events: Events, order_id: int, action: str) -> dict[str, Any]:
+        step = ACTIONS[action]
+        order = self._locked_for(cur, order_id, action)
+        self._set_status(cur, events, order_id, order["status"], step.target)
         self._log(
-            cur, events, level, f"Order {verb}: {order_id} - {order['product']} - {activity.euros(order['amount'])}"
+            cur,
+            events,
+            step.level,
+            f"Order {step.verb}: {order_id} - {order['product']} - {activity.euros(order['amount'])}",
         )
-        events.orders.append(target)
-        return {**order, "status": target, "updated_at": _iso(_now())}
+        events.orders.append(step.target)
+        return {**order, "status": step.target, "actions": allowed_actions(step.target), "updated_at": _iso(_now())}
 
     @staticmethod
     def _set_status(cur: Any, events: Events, order_id: int, old: str, new: str) -> None:
@@ -273,12 +272,7 @@ class Shop:
         return "success" if self.rng.random() < self.ratio else "failed"
 
     def pay(self, cur: Any, events: Events, order_id: int, requested: str | None) -> dict[str, Any]:
-        order = self.locked_order(cur, order_id)
-        if order["status"] not in PAYABLE:
-            raise Conflict(
-                f"cannot pay order {order_id}: it is {order['status']} (payment needs processing)",
-                order_status=order["status"],
-            )
+        order = self._locked_for(cur, order_id, "pay")
         outcome = self.outcome(requested)
         amount = Decimal(str(order["amount"]))
         cur.execute(
@@ -286,7 +280,7 @@ class Shop:
             (order_id, outcome, amount, requested),
         )
         payment_id = cur.lastrowid
-        new_status = "paid" if outcome == "success" else "payment_failed"
+        new_status = PAYMENT_RESULT[outcome]
         self._set_status(cur, events, order_id, order["status"], new_status)
         totals = {f"payments_{outcome}": 1}
         if outcome == "success":
@@ -294,8 +288,9 @@ class Shop:
             events.revenue += amount
         events.totals.update(totals)
         events.per_minute[f"payments_{outcome}"] += 1
-        level = "low" if outcome == "success" else "medium"
-        self._log(cur, events, level, f"Payment {outcome} for order {order_id} - {activity.euros(amount)}")
+        self._log(
+            cur, events, PAYMENT_LEVEL[outcome], f"Payment {outcome} for order {order_id} - {activity.euros(amount)}"
+        )
         events.payments.append(outcome)
         events.orders.append(new_status)
         return {
@@ -305,7 +300,38 @@ class Shop:
             "requested_status": requested,
             "amount": float(amount),
             "order_status": new_status,
+            "order_actions": allowed_actions(new_status),
         }
+
+    # -- idempotency keys -------------------------------------------------------------------
+    @staticmethod
+    def claim_idempotency_key(cur: Any, key: str, endpoint: str, fingerprint: str) -> tuple[int, dict] | None:
+        """Claim `key` for this request, or return the answer stored for it (status, body).
+
+        The claimed row stays locked until the transaction ends, so a concurrent retry waits here
+        and then sees the answer. A key used for a different request is a 422."""
+        try:
+            cur.execute(
+                "INSERT INTO idempotency_keys (idem_key, endpoint, request_hash, status_code, response)"
+                " VALUES (%s, %s, %s, 0, '')",
+                (key, endpoint, fingerprint),
+            )
+            return None
+        except pymysql.err.IntegrityError as exc:
+            if exc.args[0] != DUPLICATE_KEY:
+                raise
+        cur.execute("SELECT request_hash, status_code, response FROM idempotency_keys WHERE idem_key = %s", (key,))
+        stored = cur.fetchone()
+        if stored["request_hash"] != fingerprint:
+            raise APIError("Idempotency-Key was already used for a different request", 422, field="Idempotency-Key")
+        return stored["status_code"], json.loads(stored["response"])
+
+    @staticmethod
+    def store_idempotent_answer(cur: Any, key: str, status: int, payload: dict[str, Any]) -> None:
+        cur.execute(
+            "UPDATE idempotency_keys SET status_code = %s, response = %s WHERE idem_key = %s",
+            (status, json.dumps(payload), key),
+        )
 
     @staticmethod
     def list_payments(cur: Any, order_id: int | None, limit: int) -> list[dict[str, Any]]:
@@ -365,6 +391,7 @@ def _order_json(row: dict[str, Any]) -> dict[str, Any]:
         "quantity": row["quantity"],
         "amount": float(row["amount"]),
         "status": row["status"],
+        "actions": allowed_actions(row["status"]),
         "created_at": _iso(row["created_at"]),
         "updated_at": _iso(row["updated_at"]),
     }

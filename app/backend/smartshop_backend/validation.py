@@ -1,4 +1,6 @@
-"""Request body parsing: malformed JSON is 400, a wrong field is 422 naming the field."""
+"""Request parsing: malformed JSON is 400, a wrong field is 422 naming the field, a wrong query
+parameter is 400 naming it. The same Field and Query definitions give the OpenAPI document its
+request schemas (openapi.py), so what is documented is what is checked."""
 
 from __future__ import annotations
 
@@ -20,6 +22,65 @@ class Field:
     maximum: int | float | None = None
     pattern: str | None = None
     max_length: int | None = None
+
+    def schema(self) -> dict[str, Any]:
+        """The JSON schema this field is checked against."""
+        kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
+        types = [JSON_TYPES[k] for k in kinds]
+        schema: dict[str, Any] = {"type": types[0] if len(types) == 1 else types}
+        for key, value in (
+            ("enum", list(self.choices) if self.choices is not None else None),
+            ("minimum", self.minimum),
+            ("maximum", self.maximum),
+            ("pattern", f"^{self.pattern}$" if self.pattern is not None else None),
+            ("maxLength", self.max_length),
+        ):
+            if value is not None:
+                schema[key] = value
+        return schema
+
+
+JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean"}
+
+
+def body_schema(fields: dict[str, Field]) -> dict[str, Any]:
+    """The JSON schema of a body checked by body(fields)."""
+    schema: dict[str, Any] = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {name: spec.schema() for name, spec in fields.items()},
+    }
+    required = [name for name, spec in fields.items() if spec.required]
+    if required:
+        schema["required"] = required
+    return schema
+
+
+@dataclass(frozen=True)
+class Query:
+    """A query parameter: an integer within bounds (default when absent), or one of choices."""
+
+    name: str
+    default: int | None = None
+    minimum: int = 0
+    maximum: int = 2**63 - 1
+    choices: tuple[str, ...] | None = None
+
+    def get(self) -> Any:
+        if self.choices is not None:
+            return query_choice(self.name, self.choices)
+        return query_int(self.name, self.default, self.minimum, self.maximum)
+
+    def parameter(self) -> dict[str, Any]:
+        if self.choices is not None:
+            schema = Field(str, choices=self.choices).schema()
+        else:
+            schema = Field(int, minimum=self.minimum, maximum=self.maximum).schema()
+        return {"name": self.name, "in": "query", "required": False, "schema": schema}
+
+
+LIMIT = Query("limit", 50, 1, 500)
+OFFSET = Query("offset", 0, 0, 10_000_000)
 
 
 def body(fields: dict[str, Field]) -> dict[str, Any]:

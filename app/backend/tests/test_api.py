@@ -184,6 +184,9 @@ def test_order_lifecycle_to_paid(client):
     before = stats(client)
     order = new_order(client, user["id"])
     assert (order["status"], order["amount"], order["product"]) == ("pending", 199.99, "Montre connectée")
+    # with each order, the actions its status allows (the console shows exactly those)
+    assert order["actions"] == ["validate", "cancel"]
+    assert client.get(f"/api/orders/{order['id']}").get_json()["actions"] == ["validate", "cancel"]
     mid = stats(client)
     assert mid["pending_orders"] == before["pending_orders"] + 1
     assert mid["orders_last_10min"] == before["orders_last_10min"] + 1
@@ -193,6 +196,8 @@ def test_order_lifecycle_to_paid(client):
     assert r.status_code == 201
     payment = r.get_json()
     assert (payment["status"], payment["order_status"], payment["amount"]) == ("success", "paid", 199.99)
+    assert payment["order_actions"] == []
+    assert client.get(f"/api/orders/{order['id']}").get_json()["actions"] == []
     after = stats(client)
     assert after["pending_orders"] == before["pending_orders"]
     assert after["total_success_payments"] == before["total_success_payments"] + 1
@@ -243,6 +248,7 @@ def test_invalid_transitions_are_409_with_a_message(client, steps, action, state
     body = r.get_json()
     assert body["order_status"] == state
     assert state in body["error"]
+    assert action not in body["actions"]  # what the order does allow, for the client to offer
 
 
 def test_cancel_before_paid(client):

@@ -9,7 +9,9 @@ from smartshop_backend.config import ConfigError, Settings
 from smartshop_backend.counters import Counters
 from smartshop_backend.migrate import Migration, available
 from smartshop_backend.names import random_username
-from smartshop_backend.shop import TRANSITIONS, Shop
+from smartshop_backend import create_app, domain
+from smartshop_backend.openapi import document, undocumented_routes
+from smartshop_backend.shop import Shop
 
 
 def test_settings_defaults():
@@ -61,9 +63,66 @@ def test_random_outcome_follows_the_ratio(ratio):
 
 
 def test_state_machine_cannot_leave_terminal_states():
-    for sources, _target in TRANSITIONS.values():
-        assert "paid" not in sources
-        assert "cancelled" not in sources
+    for action in domain.ACTIONS.values():
+        assert "paid" not in action.sources
+        assert "cancelled" not in action.sources
+    assert domain.allowed_actions("paid") == domain.allowed_actions("cancelled") == []
+
+
+def test_every_status_is_reachable_and_every_action_lands_on_a_status():
+    domain.check_statuses()
+
+
+@pytest.mark.parametrize(
+    ("status", "actions"),
+    [
+        ("pending", ["validate", "cancel"]),
+        ("validated", ["process", "cancel"]),
+        ("processing", ["pay", "cancel"]),
+        ("payment_failed", ["process", "cancel"]),
+        ("paid", []),
+    ],
+)
+def test_allowed_actions_follow_the_seed_flow(status, actions):
+    assert domain.allowed_actions(status) == actions
+
+
+class _NoDatabase:
+    def ping(self):
+        return False
+
+
+def test_every_route_is_in_the_openapi_document_with_its_methods():
+    app = create_app(Settings.from_env({}), database=_NoDatabase())
+    assert undocumented_routes(app) == []
+    with app.app_context():
+        doc = document("test")
+    routes = {
+        (re.sub(r"<(?:int:)?([a-z_]+)>", r"{\1}", rule.rule), method.lower())
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    documented = {(path, method) for path, ops in doc["paths"].items() for method in ops}
+    assert routes == documented
+    operation_ids = [op["operationId"] for ops in doc["paths"].values() for op in ops.values()]
+    assert len(operation_ids) == len(set(operation_ids))
+
+
+def test_request_schemas_are_the_validation_fields():
+    """The documented body of an order is what body() checks: change a Field, the document follows."""
+    from smartshop_backend.api.orders import ORDER_FIELDS
+
+    app = create_app(Settings.from_env({}), database=_NoDatabase())
+    with app.app_context():
+        doc = document("test")
+    schema = doc["paths"]["/api/orders/create"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["additionalProperties"] is False
+    assert schema["properties"]["quantity"] == {"type": "integer", "minimum": 1, "maximum": 100}
+    assert set(schema["properties"]) == set(ORDER_FIELDS)
+    order = doc["components"]["schemas"]["Order"]["properties"]
+    assert order["status"]["enum"] == list(domain.STATUSES)
+    assert order["actions"]["items"]["enum"] == list(domain.ACTIONS)
 
 
 def test_migrations_are_numbered_and_split():

@@ -86,6 +86,20 @@ async function refreshUsers() {
   select.value = chosen;
 }
 
+// A button per action an order allows (the API lists them with each order).
+const ACTION_BUTTONS = {
+  validate: (o) => [button("Valider", () => act("POST", `/api/orders/validate/${o.id}`, "Valider"))],
+  process: (o) => {
+    const label = o.status === "payment_failed" ? "Retraiter" : "Traiter";
+    return [button(label, () => act("POST", `/api/orders/process/${o.id}`, label))];
+  },
+  pay: (o) => [
+    button("Payer ✓", () => act("POST", `/api/payments/process/${o.id}`, "Paiement", { status: "success" })),
+    button("Payer ✗", () => act("POST", `/api/payments/process/${o.id}`, "Paiement", { status: "failed" }), "bad"),
+  ],
+  cancel: (o) => [button("Annuler", () => act("POST", `/api/orders/cancel/${o.id}`, "Annulation"), "bad")],
+};
+
 async function refreshOrders() {
   const r = await api("GET", "/api/orders?limit=10");
   if (!r.ok) return;
@@ -97,23 +111,10 @@ async function refreshOrders() {
     tr.append(el("td", o.id), el("td", o.product), el("td", `${o.amount.toFixed(2)} €`),
       el("td", o.status, "status " + o.status));
     const actions = el("td");
-    const next = {
-      pending: [["Valider", "validate"]],
-      validated: [["Traiter", "process"]],
-      processing: [],
-      payment_failed: [["Retraiter", "process"]],
-    }[o.status] || [];
-    for (const [label, action] of next) {
-      actions.append(button(label, () => act("POST", `/api/orders/${action}/${o.id}`, label)));
-    }
-    if (o.status === "processing") {
-      actions.append(
-        button("Payer ✓", () => act("POST", `/api/payments/process/${o.id}`, "Paiement", { status: "success" })),
-        button("Payer ✗", () => act("POST", `/api/payments/process/${o.id}`, "Paiement", { status: "failed" }), "bad"),
-      );
-    }
-    if (["pending", "validated", "processing", "payment_failed"].includes(o.status)) {
-      actions.append(button("Annuler", () => act("POST", `/api/orders/cancel/${o.id}`, "Annulation"), "bad"));
+    // the API says which actions the order allows (o.actions, from its state machine); the console
+    // only gives each a button
+    for (const action of o.actions || []) {
+      actions.append(...(ACTION_BUTTONS[action] ? ACTION_BUTTONS[action](o) : []));
     }
     tr.append(actions);
     body.append(tr);

@@ -123,12 +123,15 @@ def test_orders_and_payments_section(page):
     wait_number(page, "orders_last_10min", last10 + 1)
     row = order_row(page, paid)
     expect(row.locator(".status")).to_have_text("pending")
+    # the buttons are exactly the actions the API allows on the order
+    expect(row.get_by_role("button")).to_have_text(["Valider", "Annuler"])
     row.get_by_role("button", name="Valider", exact=True).click()
     expect(row.locator(".status")).to_have_text("validated")
     row.get_by_role("button", name="Traiter", exact=True).click()
     expect(row.locator(".status")).to_have_text("processing")
     row.get_by_role("button", name="Payer ✓", exact=True).click()
     expect(row.locator(".status")).to_have_text("paid")
+    expect(row.get_by_role("button")).to_have_count(0)
     wait_number(page, "total_success_payments", successes + 1)
     expect(page.locator("#activity-list")).to_contain_text(f"Payment success for order {paid} - 199.99€ (low)")
 
@@ -139,6 +142,7 @@ def test_orders_and_payments_section(page):
     expect(row.locator(".status")).to_have_text("processing")
     row.get_by_role("button", name="Payer ✗", exact=True).click()
     expect(row.locator(".status")).to_have_text("payment_failed")
+    expect(row.get_by_role("button")).to_have_text(["Retraiter", "Annuler"])
     wait_number(page, "total_failed_payments", failures + 1)
 
     cancelled = create_order(page, "Coque")

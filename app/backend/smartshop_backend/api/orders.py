@@ -2,52 +2,63 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from ..shop import TRANSITIONS
-from ..validation import Field, body, query_choice, query_int
+from ..domain import ACTIONS, ORDER_TRANSITIONS, STATUSES
+from ..openapi import doc, list_schema, ref
+from ..validation import LIMIT, OFFSET, Field, Query, body
 from .context import run, shop
 
 bp = Blueprint("orders", __name__, url_prefix="/api/orders")
-STATUSES = ("pending", "validated", "processing", "paid", "payment_failed", "cancelled")
 ORDER_FIELDS = {
     "user_id": Field(int, minimum=1, maximum=2**63 - 1),
     "product_id": Field(int, minimum=1, maximum=2**31 - 1),
     "quantity": Field(int, minimum=1, maximum=100),
 }
+USER_ORDER_FIELDS = {name: spec for name, spec in ORDER_FIELDS.items() if name != "user_id"}
+STATUS = Query("status", choices=STATUSES)
+USER_ID = Query("user_id", 0)
 
 
 def _create(user_id: int | None):
-    fields = ORDER_FIELDS if user_id is None else {k: v for k, v in ORDER_FIELDS.items() if k != "user_id"}
-    data = body(fields)
+    data = body(ORDER_FIELDS if user_id is None else USER_ORDER_FIELDS)
     uid = user_id if user_id is not None else data.get("user_id")
     order = run(lambda cur, ev: shop().create_order(cur, ev, uid, data.get("product_id"), data.get("quantity", 1)))
     return jsonify({"message": f"Order created: {order['product']} - {order['amount']:.2f}€", **order}), 201
 
 
 @bp.post("/create")
+@doc("Create an order (random user and product when not given)", "orders", answer=ref("Order"), status=201,
+     body=ORDER_FIELDS, errors=(404, 409))  # fmt: skip
 def create():
     return _create(None)
 
 
 @bp.post("/create/<int:user_id>")
+@doc("Create an order for a user", "orders", answer=ref("Order"), status=201, body=USER_ORDER_FIELDS,
+     errors=(404, 409))  # fmt: skip
 def create_for_user(user_id: int):
     return _create(user_id)
 
 
 @bp.get("")
+@doc("Orders, newest first", "orders", answer=list_schema("orders", "Order"), query=(STATUS, USER_ID, LIMIT, OFFSET),
+     errors=(400,))  # fmt: skip
 def listing():
-    status = query_choice("status", STATUSES)
-    user_id = query_int("user_id", 0, 0, 2**63 - 1) or None
-    limit, offset = query_int("limit", 50, 1, 500), query_int("offset", 0, 0, 10_000_000)
+    status, user_id = STATUS.get(), USER_ID.get() or None
+    limit, offset = LIMIT.get(), OFFSET.get()
     orders = run(lambda cur, ev: shop().list_orders(cur, status, user_id, limit, offset))
     return jsonify({"orders": orders, "limit": limit, "offset": offset})
 
 
 @bp.get("/<int:order_id>")
+@doc("One order", "orders", answer=ref("Order"), errors=(404,))
 def lookup(order_id: int):
     return jsonify(run(lambda cur, ev: shop().get_order(cur, order_id)))
 
 
 def _transition(action: str):
+    step = ACTIONS[action]
+
+    @doc(f"{' or '.join(step.sources)} -> {step.target}", "orders", answer=ref("Order"), body={}, errors=(404, 409))
     def view(order_id: int):
         body({})
         order = run(lambda cur, ev: shop().transition(cur, ev, order_id, action))
@@ -57,5 +68,5 @@ def _transition(action: str):
     return view
 
 
-for _action in TRANSITIONS:
+for _action in ORDER_TRANSITIONS:
     bp.add_url_rule(f"/{_action}/<int:order_id>", view_func=_transition(_action), methods=["POST"])

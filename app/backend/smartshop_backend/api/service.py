@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify
 
 from ..metrics import exposition
-from ..openapi import document
+from ..openapi import doc, document
 from .context import db
 from .stats import compute
 
@@ -13,6 +13,20 @@ bp = Blueprint("service", __name__)
 
 
 @bp.get("/")
+@doc(
+    "The seed's status answer",
+    "service",
+    answer={
+        "type": "object",
+        "required": ["message", "status", "mysql_status"],
+        "properties": {
+            "message": {"type": "string"},
+            "status": {"type": "string"},
+            "mysql_status": {"type": "string", "enum": ["connected", "disconnected"]},
+        },
+    },
+    database=False,
+)
 def root():
     connected = db().ping()
     return jsonify(
@@ -26,6 +40,7 @@ def root():
 
 
 @bp.get("/api/health")
+@doc("Readiness, including the database", "service")
 def health():
     if db().ping():
         return jsonify({"status": "ok", "database": "ok"})
@@ -33,6 +48,7 @@ def health():
 
 
 @bp.get("/metrics")
+@doc("Prometheus exposition", "service", answer={"type": "string"}, content_type="text/plain", database=False)
 def metrics():
     def read_stats():
         with db().transaction() as cur:
@@ -43,5 +59,6 @@ def metrics():
 
 
 @bp.get("/api/openapi.json")
+@doc("This document", "service", database=False)
 def openapi():
     return jsonify(document(current_app.config["SMARTSHOP_SETTINGS"].version))

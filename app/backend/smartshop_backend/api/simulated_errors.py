@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from .. import activity
+from .. import domain
+from ..openapi import doc, ref
 from ..validation import Field, body
 from .context import metrics, run, shop
 
 bp = Blueprint("errors", __name__, url_prefix="/api/errors")
+CUSTOM_FIELDS = {
+    "message": Field(str, max_length=200),
+    "level": Field(str, choices=domain.LEVELS),
+    "code": Field(int, minimum=400, maximum=499),
+}
 
 
 def _log(level: str, message: str) -> None:
@@ -16,6 +22,8 @@ def _log(level: str, message: str) -> None:
 
 
 @bp.get("/404")
+@doc("A 404 on purpose", "errors", responses={"404": {"description": "Simulated 404", "content": {
+    "application/json": {"schema": ref("Error")}}}})  # fmt: skip
 def not_found():
     metrics().simulated_errors.labels(code="404").inc()
     _log("medium", "Simulated error 404")
@@ -23,6 +31,8 @@ def not_found():
 
 
 @bp.get("/500")
+@doc("A 500 on purpose (the only one)", "errors", responses={"500": {"description": "Simulated server error",
+     "content": {"application/json": {"schema": ref("Error")}}}})  # fmt: skip
 def server_error():
     metrics().simulated_errors.labels(code="500").inc()
     _log("high", "Simulated error 500")
@@ -30,14 +40,10 @@ def server_error():
 
 
 @bp.post("/custom")
+@doc("A 4xx of your choice on purpose", "errors", body=CUSTOM_FIELDS, responses={"4XX": {
+     "description": "The error asked for", "content": {"application/json": {"schema": ref("Error")}}}})  # fmt: skip
 def custom():
-    data = body(
-        {
-            "message": Field(str, max_length=200),
-            "level": Field(str, choices=activity.LEVELS),
-            "code": Field(int, minimum=400, maximum=499),
-        }
-    )
+    data = body(CUSTOM_FIELDS)
     code = data.get("code", 400)
     message = data.get("message", "Custom simulated error")
     metrics().simulated_errors.labels(code="custom").inc()

@@ -1,5 +1,7 @@
-"""The prometheus role's smartshop_targets filter: which address a Prometheus scrapes for each
-component of the inventory (by name on its own host, at the published port on another)."""
+"""The filters of the project's collection (smartshop.stack): scrape_targets, which address a
+Prometheus scrapes for each component of the inventory (by name on its own host, at the published
+port on another), and advertise_address, the one rule for the address other hosts reach a published
+port on."""
 
 from __future__ import annotations
 
@@ -10,12 +12,12 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location(
-    "smartshop_targets", ROOT / "roles" / "prometheus" / "filter_plugins" / "smartshop_targets.py"
-)
+COLLECTION = ROOT / "collections" / "ansible_collections" / "smartshop" / "stack"
+_spec = importlib.util.spec_from_file_location("smartshop_stack_filters", COLLECTION / "plugins" / "filter" / "stack.py")
 _module = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_module)
-smartshop_targets = _module.smartshop_targets
+smartshop_targets = _module.scrape_targets
+advertise_address = _module.advertise_address
 
 HOSTVARS = {
     "mon1": {
@@ -68,3 +70,34 @@ def test_an_unknown_host_is_an_error():
 def test_a_malformed_fact_is_an_error():
     with pytest.raises(AnsibleFilterError, match=r"not \{local, remote\}"):
         smartshop_targets(["x"], {"x": {"backend_scrape_targets": ["a:1"]}}, "backend_scrape_targets", "mon1")
+
+
+@pytest.mark.parametrize(
+    ("bind", "advertised", "host", "expected"),
+    [
+        # published on one address: reached there, whatever the inventory advertises
+        ("10.0.0.11", "", "db1", "10.0.0.11"),
+        ("127.0.0.1", "10.0.0.99", "db1", "127.0.0.1"),
+        # published on every interface: the advertised address, else ansible_host
+        ("0.0.0.0", "10.0.0.99", "10.0.0.11", "10.0.0.99"),
+        ("0.0.0.0", "", "10.0.0.11", "10.0.0.11"),
+        ("::", "", "db1.example.internal", "db1.example.internal"),
+        ("0.0.0.0", "0.0.0.0", "10.0.0.11", "10.0.0.11"),
+    ],
+)
+def test_advertise_address(bind, advertised, host, expected):
+    assert advertise_address(bind, advertised, host) == expected
+
+
+def test_advertise_address_without_anything_to_advertise_fails():
+    with pytest.raises(AnsibleFilterError, match="no address or host name"):
+        advertise_address("0.0.0.0", "", "")
+
+
+def test_every_role_uses_the_one_advertise_rule():
+    """No role writes its own variant of the rule (they had drifted apart)."""
+    for defaults in sorted((ROOT / "roles").glob("*/defaults/main.yml")):
+        text = defaults.read_text()
+        assert "not in ['0.0.0.0'" not in text, f"{defaults}: use smartshop.stack.advertise_address"
+        if "_advertise_address:" in text or "_public_url:" in text:
+            assert "smartshop.stack.advertise_address(" in text, defaults

@@ -1,0 +1,94 @@
+"""The smartshop.stack.container action: what every container of the stack shares is filled in
+once, and each state maps to the community.docker.docker_container arguments it needs. (The
+action itself runs against the real engine in every Molecule scenario.)"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible.errors import AnsibleActionFail
+
+ROOT = Path(__file__).resolve().parent.parent
+COLLECTION = ROOT / "collections" / "ansible_collections" / "smartshop" / "stack"
+_spec = importlib.util.spec_from_file_location("smartshop_container", COLLECTION / "plugins" / "action" / "container.py")
+action = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(action)
+
+
+def args(**given):
+    defaults = {key: spec.get("default") for key, spec in action.ARGUMENT_SPEC.items()}
+    base = {"name": "s-prometheus", "image": "prom:1", "component": "prometheus", "network": "net"}
+    return {**defaults, **base, **given}
+
+
+def test_a_service_gets_labels_network_log_rotation_restart_policy_and_a_healthy_wait():
+    module = action.container_args(args(aliases=["prometheus"], healthy_timeout=90), "shop")
+    assert module["labels"] == {"com.smartshop.project": "shop", "com.smartshop.component": "prometheus"}
+    assert module["networks"] == [{"name": "net", "aliases": ["prometheus"]}]
+    assert module["network_mode"] == "net" and module["networks_cli_compatible"] is True
+    assert module["log_driver"] == "json-file"
+    assert module["log_options"] == {"max-size": "10m", "max-file": "3"}
+    assert module["restart_policy"] == "unless-stopped"
+    assert (module["state"], module["healthy_wait_timeout"]) == ("healthy", 90)
+
+
+def test_a_one_shot_runs_to_its_end_and_is_removed():
+    module = action.container_args(args(state="completed", command=["migrate"]), "shop")
+    assert (module["state"], module["detach"], module["cleanup"], module["restart_policy"]) == (
+        "started",
+        False,
+        True,
+        "no",
+    )
+    assert "healthy_wait_timeout" not in module
+    assert module["log_options"]["max-size"] == "10m"
+
+
+def test_removal_and_restart_need_only_the_name():
+    assert action.container_args(args(image=None, state="absent"), "shop") == {"name": "s-prometheus", "state": "absent"}
+    assert action.container_args(args(image=None, state="restarted"), "shop") == {
+        "name": "s-prometheus",
+        "state": "started",
+        "restart": True,
+    }
+
+
+def test_a_running_state_without_an_image_is_refused():
+    with pytest.raises(AnsibleActionFail, match="image required"):
+        action.container_args(args(image=None), "shop")
+
+
+def test_the_project_labels_cannot_be_overridden_by_extra_labels():
+    module = action.container_args(args(labels={"com.smartshop.project": "other", "com.smartshop.replica": 2}), "shop")
+    assert module["labels"]["com.smartshop.project"] == "shop"
+    assert module["labels"]["com.smartshop.replica"] == "2"
+
+
+def test_env_values_are_strings_and_structures_are_refused():
+    assert action.container_args(args(env={"PORT": 3306, "RATIO": 0.8}), "shop")["env"] == {"PORT": "3306", "RATIO": "0.8"}
+    with pytest.raises(AnsibleActionFail, match="env FLAG"):
+        action.container_args(args(env={"FLAG": True}), "shop")
+
+
+def test_the_documentation_lists_exactly_the_arguments():
+    text = (COLLECTION / "plugins" / "modules" / "container.py").read_text()
+    doc = yaml.safe_load(re.search(r'DOCUMENTATION = r"""(.*?)"""', text, re.S).group(1))
+    assert set(doc["options"]) == set(action.ARGUMENT_SPEC)
+    for name, spec in action.ARGUMENT_SPEC.items():
+        assert doc["options"][name]["type"] == spec["type"], name
+        assert doc["options"][name].get("default") == spec.get("default"), name
+
+
+def test_every_stack_container_goes_through_the_action():
+    """No role or playbook runs community.docker.docker_container itself (Molecule scaffolding may)."""
+    offenders = [
+        str(path.relative_to(ROOT))
+        for base in ("roles", "playbooks")
+        for path in (ROOT / base).rglob("*.yml")
+        if "molecule" not in path.parts and "community.docker.docker_container:" in path.read_text()
+    ]
+    assert offenders == []
