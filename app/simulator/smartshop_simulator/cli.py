@@ -12,14 +12,12 @@ import json
 import os
 import signal
 import sys
-import time
-
-import gevent
 
 # Locust patches the standard library for gevent when imported: it must come before the rest.
 import locust  # noqa: F401
 
 from . import __version__
+from .driver import drive, progress_line, start_control
 from .engine import Simulation, Unreachable, check_api, run_worker
 from .model import Config, parse_weights
 
@@ -93,33 +91,6 @@ def config_from(args: argparse.Namespace) -> Config:
     return config
 
 
-def progress_line(snap: dict) -> str:
-    requested = "max" if snap["requested_rps"] is None else f"{snap['requested_rps']:g}"
-    codes = " ".join(f"{code}:{n}" for code, n in sorted(snap["by_status"].items()))
-    pay = snap["payments"]
-    return (
-        f"[{snap['elapsed_s']:>6.1f}s] req/s {snap['achieved_rps']:>7.1f} / {requested:<5} "
-        f"p95 {snap['p95_ms']:>4} ms | {codes} | users {snap['users_created']} orders {snap['orders_created']} "
-        f"payments {pay.get('success', 0)}✓ {pay.get('failed', 0)}✗"
-    )
-
-
-def drive(
-    simulation: Simulation, duration: float | None, cycles: int | None, stop_flag: list, on_tick=None, tick: float = 1.0
-) -> None:
-    """Run until duration, cycles (completed payments), or the stop flag."""
-    simulation.start()
-    deadline = None if duration is None else time.monotonic() + duration
-    while not stop_flag:
-        gevent.sleep(min(tick, max(0.0, deadline - time.monotonic())) if deadline else tick)
-        if on_tick:
-            on_tick(simulation.snapshot())
-        if deadline and time.monotonic() >= deadline:
-            break
-        if cycles is not None and sum(simulation.totals()["payments"].values()) >= cycles:
-            break
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     try:
         config = config_from(args)
@@ -147,7 +118,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         master_bind_host=args.master_bind_host,
         master_bind_port=args.master_bind_port,
     )
-    control = _control(simulation, args)
+    control = start_control(simulation, args.control_bind, args.control_port)
     stop_flag: list = []
     signal.signal(signal.SIGINT, lambda signum, frame: stop_flag.append(True))
     signal.signal(signal.SIGTERM, lambda signum, frame: stop_flag.append(True))
@@ -157,7 +128,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(progress_line(snap), file=sys.stderr, flush=True)
 
     try:
-        drive(simulation, duration, cycles, stop_flag, on_tick=tick, tick=args.progress_every)
+        drive(simulation, duration=duration, cycles=cycles, stop=stop_flag, on_tick=tick, tick=args.progress_every)
     except Unreachable as exc:
         print(f"smartshop-simulator: {exc}", file=sys.stderr)
         return 2
@@ -167,17 +138,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             control.stop()
     print(json.dumps(summary), flush=True)
     return 0 if summary["requests"] else 1
-
-
-def _control(simulation: Simulation, args: argparse.Namespace):
-    if not args.control_port:
-        return None
-    from .control import ControlServer
-
-    control = ControlServer(simulation, args.control_bind, args.control_port)
-    control.start()
-    print(f"control: http://{args.control_bind}:{control.port}/status", file=sys.stderr, flush=True)
-    return control
 
 
 def cmd_menu(args: argparse.Namespace) -> int:

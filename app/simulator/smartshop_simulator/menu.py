@@ -14,7 +14,7 @@ import time
 import requests
 from gevent import select
 
-from .cli import progress_line
+from .driver import drive, progress_line, start_control
 from .engine import Simulation, Unreachable, check_api
 from .model import Config
 
@@ -102,28 +102,26 @@ class Menu:
     def traffic(self, duration: float | None, cycles: int | None, title: str) -> None:
         check_api(self.config.host)
         simulation = Simulation(Config(**self.config.__dict__))
-        control = None
-        if self.control_port:
-            from .control import ControlServer
-
-            control = ControlServer(simulation, self.control_bind, self.control_port)
-            control.start()
+        control = start_control(simulation, self.control_bind, self.control_port)
         self.say(f"--- {title} --- nombre + Entrée: débit, +/-: ±25 %, q + Entrée ou Ctrl-C: retour au menu")
         stop: list = []
+
+        def read_keyboard(seconds: float) -> None:
+            readable, _, _ = select.select([sys.stdin], [], [], seconds)
+            if readable:
+                self._command(sys.stdin.readline(), simulation, stop)
+
         # a plain Python handler: it runs in the main thread whichever greenlet is current
         previous = signal.signal(signal.SIGINT, lambda signum, frame: stop.append("ctrl-c"))
-        deadline = None if duration is None else time.monotonic() + duration
         try:
-            simulation.start()
-            while not stop:
-                readable, _, _ = select.select([sys.stdin], [], [], 1.0)
-                if readable:
-                    self._command(sys.stdin.readline(), simulation, stop)
-                self.say(progress_line(simulation.snapshot()))
-                if deadline and time.monotonic() >= deadline:
-                    break
-                if cycles is not None and sum(simulation.totals()["payments"].values()) >= cycles:
-                    break
+            drive(
+                simulation,
+                duration=duration,
+                cycles=cycles,
+                stop=stop,
+                on_tick=lambda snap: self.say(progress_line(snap)),
+                wait=read_keyboard,
+            )
         finally:
             summary = simulation.stop()
             if control:

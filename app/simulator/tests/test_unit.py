@@ -93,3 +93,66 @@ def test_user_count_follows_the_rate():
     assert Config(host="x", rate=20).user_count() == 4
     assert Config(host="x", rate=2000).user_count() == 200
     assert Config(host="x", rate=20, users=9).user_count() == 9
+
+
+def test_the_package_has_no_import_cycle():
+    """cli and menu both use the driver; neither imports the other at module level."""
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent.parent / "smartshop_simulator"
+    imports = {}
+    for path in package.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        imports[path.stem] = {
+            node.module.split(".")[0]
+            for node in tree.body  # module level only: a lazy import inside a function is no cycle
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module
+        }
+
+    def reaches(start, target, seen=()):
+        return any(dep == target or (dep not in seen and reaches(dep, target, (*seen, dep))) for dep in imports[start])
+
+    cycles = [module for module in imports if reaches(module, module)]
+    assert cycles == []
+    assert "cli" not in imports["menu"] and "driver" in imports["menu"] and "driver" in imports["cli"]
+
+
+class _FakeSimulation:
+    """One more completed payment each time the driver looks; the driver's loop is what is tested
+    (the engine has its own tests against the containerised API)."""
+
+    def __init__(self):
+        self.started, self.ticks = False, 0
+
+    def start(self):
+        self.started = True
+
+    def snapshot(self):
+        return {"ticks": self.ticks}
+
+    def totals(self):
+        self.ticks += 1
+        return {"payments": {"success": self.ticks, "failed": 0}}
+
+
+def test_the_driver_stops_after_the_cycles_asked_for():
+    from smartshop_simulator.driver import drive
+
+    simulation, waited = _FakeSimulation(), []
+    drive(simulation, duration=None, cycles=3, stop=[], wait=waited.append, tick=0.5)
+    assert simulation.started and simulation.ticks == 3 and waited == [0.5, 0.5, 0.5]
+
+
+def test_the_driver_stops_when_asked_and_reports_each_tick():
+    from smartshop_simulator.driver import drive
+
+    simulation, stop, seen = _FakeSimulation(), [], []
+
+    def on_tick(snap):
+        seen.append(snap)
+        if len(seen) == 2:
+            stop.append("q")
+
+    drive(simulation, duration=None, cycles=None, stop=stop, on_tick=on_tick, wait=lambda s: None)
+    assert len(seen) == 2
