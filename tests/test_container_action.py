@@ -14,7 +14,9 @@ from ansible.errors import AnsibleActionFail
 
 ROOT = Path(__file__).resolve().parent.parent
 COLLECTION = ROOT / "collections" / "ansible_collections" / "smartshop" / "stack"
-_spec = importlib.util.spec_from_file_location("smartshop_container", COLLECTION / "plugins" / "action" / "container.py")
+_spec = importlib.util.spec_from_file_location(
+    "smartshop_container", COLLECTION / "plugins" / "action" / "container.py"
+)
 action = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(action)
 
@@ -49,7 +51,10 @@ def test_a_one_shot_runs_to_its_end_and_is_removed():
 
 
 def test_removal_and_restart_need_only_the_name():
-    assert action.container_args(args(image=None, state="absent"), "shop") == {"name": "s-prometheus", "state": "absent"}
+    assert action.container_args(args(image=None, state="absent"), "shop") == {
+        "name": "s-prometheus",
+        "state": "absent",
+    }
     assert action.container_args(args(image=None, state="restarted"), "shop") == {
         "name": "s-prometheus",
         "state": "started",
@@ -69,7 +74,10 @@ def test_the_project_labels_cannot_be_overridden_by_extra_labels():
 
 
 def test_env_values_are_strings_and_structures_are_refused():
-    assert action.container_args(args(env={"PORT": 3306, "RATIO": 0.8}), "shop")["env"] == {"PORT": "3306", "RATIO": "0.8"}
+    assert action.container_args(args(env={"PORT": 3306, "RATIO": 0.8}), "shop")["env"] == {
+        "PORT": "3306",
+        "RATIO": "0.8",
+    }
     with pytest.raises(AnsibleActionFail, match="env FLAG"):
         action.container_args(args(env={"FLAG": True}), "shop")
 

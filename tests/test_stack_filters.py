@@ -13,7 +13,9 @@ from ansible.errors import AnsibleFilterError
 
 ROOT = Path(__file__).resolve().parent.parent
 COLLECTION = ROOT / "collections" / "ansible_collections" / "smartshop" / "stack"
-_spec = importlib.util.spec_from_file_location("smartshop_stack_filters", COLLECTION / "plugins" / "filter" / "stack.py")
+_spec = importlib.util.spec_from_file_location(
+    "smartshop_stack_filters", COLLECTION / "plugins" / "filter" / "stack.py"
+)
 _module = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_module)
 smartshop_targets = _module.scrape_targets

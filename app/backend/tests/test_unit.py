@@ -5,11 +5,11 @@ import re
 
 import pytest
 
+from smartshop_backend import create_app, domain
 from smartshop_backend.config import ConfigError, Settings
 from smartshop_backend.counters import Counters
 from smartshop_backend.migrate import Migration, available
 from smartshop_backend.names import random_username
-from smartshop_backend import create_app, domain
 from smartshop_backend.openapi import document, undocumented_routes
 from smartshop_backend.shop import Shop
 
