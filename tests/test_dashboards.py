@@ -81,9 +81,13 @@ def test_datasource_provisioning_uses_the_same_uid():
 
 def test_expressions_use_only_metrics_the_stack_exposes():
     prefixes = ("smartshop_", "mysql_", "node_")
+    recorded = {rule["record"] for rule in prometheus_rules()[0]}
     for name, title, expr in expressions():
-        metrics = {w for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expr) if w.startswith(prefixes)}
+        words = set(re.findall(r"[A-Za-z_:][A-Za-z0-9_:]*", expr))
+        metrics = {w for w in words if w.startswith(prefixes) or w in recorded}
         assert metrics, f"{name} / {title}: no stack metric in {expr}"
+        unknown = {w for w in words if ":" in w} - recorded
+        assert not unknown, f"{name} / {title}: {unknown} is no recording rule of the prometheus role"
 
 
 @pytest.mark.needs_images
@@ -106,3 +110,34 @@ def test_every_expression_is_valid_promql(tmp_path, promtool):
     result = promtool(path, target, "check", "rules", target)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(expressions())} rules found" in result.stdout + result.stderr
+
+
+class _RoleDefaults(yaml.SafeLoader):
+    """Reads a role's defaults, where Ansible's !unsafe marks text Prometheus templates itself."""
+
+
+_RoleDefaults.add_constructor("!unsafe", lambda loader, node: loader.construct_scalar(node))
+
+
+def prometheus_rules() -> tuple[list[dict], list[dict]]:
+    path = ROOT / "roles" / "prometheus" / "defaults" / "main.yml"
+    defaults = yaml.load(path.read_text(), Loader=_RoleDefaults)  # noqa: S506 - SafeLoader plus one tag
+    return defaults["prometheus_recording_rules"], defaults["prometheus_alert_rules"]
+
+
+def test_each_recorded_series_is_read_by_an_alert_and_a_panel():
+    """An alert and the panel that shows its signal read one series, computed once."""
+    recording, alerts = prometheus_rules()
+    panels = [expr for _, _, expr in expressions()]
+    for rule in recording:
+        name = rule["record"]
+        assert any(re.search(rf"\b{re.escape(name)}\b", a["expr"]) for a in alerts), f"no alert reads {name}"
+        assert any(re.search(rf"{re.escape(name)}(?![\w:])", p) for p in panels), f"no panel reads {name}"
+
+
+def test_alerts_compute_no_ratio_or_quantile_of_their_own():
+    _, alerts = prometheus_rules()
+    for alert in alerts:
+        assert not re.search(r"\brate\(|histogram_quantile|\s/\s", alert["expr"]), (
+            f"{alert['alert']}: put the ratio or quantile in prometheus_recording_rules"
+        )

@@ -2,7 +2,9 @@
 roles/grafana/files/dashboards/*.json (committed); a test checks the files match this code.
 
 Every panel uses the provisioned Prometheus datasource (fixed uid) and only metrics the stack
-exposes: the API's (smartshop_*), mysqld_exporter's (mysql_*), node_exporter's (node_*)."""
+exposes: the API's (smartshop_*), mysqld_exporter's (mysql_*), node_exporter's (node_*), and the
+prometheus role's recording rules (smartshop:*, node:*) where an alert judges the same ratio or
+quantile, so that a panel shows exactly the series its alert reads."""
 
 from __future__ import annotations
 
@@ -80,14 +82,8 @@ def business() -> dict:
             ),
             panel(
                 3,
-                "Payment success ratio",
-                [
-                    (
-                        'sum(rate(smartshop_payments_total{result="success"}[5m]))'
-                        " / sum(rate(smartshop_payments_total[5m]))",
-                        "success ratio",
-                    )
-                ],
+                "Payment failure ratio (10 min, PaymentFailureRatioHigh)",
+                [("smartshop:payments_failed:ratio_rate10m", "failure ratio")],
                 0,
                 8,
                 kind="stat",
@@ -133,22 +129,17 @@ def api() -> dict:
             ),
             panel(
                 2,
-                "Error ratio (5xx, simulated 500s included)",
-                [
-                    (
-                        'sum(rate(smartshop_http_requests_total{status=~"5.."}[5m]))'
-                        " / sum(rate(smartshop_http_requests_total[5m]))",
-                        "5xx ratio",
-                    )
-                ],
+                "Error ratio (5xx, simulated 500s excluded; ApiHighErrorRatio)",
+                [("smartshop:http_errors:ratio_rate5m", "5xx ratio")],
                 12,
                 0,
                 unit="percentunit",
             ),
             panel(
                 3,
-                "p95 latency by route",
+                "p95 latency (all routes: ApiSlow; and by route)",
                 [
+                    ("smartshop:http_request_duration_seconds:p95_rate5m", "all routes"),
                     (
                         "histogram_quantile(0.95, sum by (le, route)"
                         " (rate(smartshop_http_request_duration_seconds_bucket[5m])))",
@@ -245,7 +236,7 @@ def host() -> dict:
             panel(
                 4,
                 "Root filesystem free",
-                [('node_filesystem_avail_bytes{mountpoint="/"} / node_filesystem_size_bytes{mountpoint="/"}', "free")],
+                [('node:filesystem_avail:ratio{mountpoint="/"}', "free")],
                 12,
                 8,
                 unit="percentunit",
