@@ -1,4 +1,5 @@
-"""Bad input fails in site.yml's preflight play, naming the variable, before anything changes."""
+"""Bad input fails in site.yml's preflight play, naming the variable, before anything changes:
+types and choices against the roles' argument specs, the rest in their preflight asserts."""
 
 import json
 import re
@@ -6,9 +7,9 @@ import re
 import pytest
 
 CASES = [
-    ({"smartshop_image_source": "bogus"}, "smartshop_image_source"),
-    ({"mysql_port": "abc"}, "mysql_port must be an integer"),
-    ({"mysql_port": 70000}, "mysql_port must be an integer"),
+    ({"smartshop_image_source": "bogus"}, "images_source must be one of: auto, upstream, airgap, got: bogus"),
+    ({"mysql_port": "abc"}, "argument 'mysql_port' is of type str and we were unable to convert to int"),
+    ({"mysql_port": 70000}, "mysql_port must be a port between 1 and 65535"),
     ({"mysql_root_password": "short"}, "mysql_root_password must be a string of at least 16"),
     ({"mysql_app_password": ""}, "mysql_app_password must be a string of at least 16"),
     ({"mysql_exporter_password": "has'quote-and-is-long-enough"}, "mysql_exporter_password must be"),
@@ -16,7 +17,12 @@ CASES = [
     ({"mysql_app_user": "exporter"}, "must differ"),
     ({"network_networks": []}, "network_networks must list at least one network"),
     ({"images_upstream": {"mysql": "mariadb:latest", "base": "debian:bookworm-slim"}}, "images_upstream.mysql"),
-    ({"docker_host_wait_timeout": "soon"}, "docker_host_wait_timeout must be a positive integer"),
+    ({"docker_host_wait_timeout": "soon"}, "argument 'docker_host_wait_timeout' is of type str and we were unable"),
+    ({"docker_host_wait_timeout": 0}, "docker_host_wait_timeout must be a positive integer"),
+    ({"simulator_state": "running"}, "value of simulator_state must be one of: service, absent, got: running"),
+    ({"backend_replicas": "many"}, "argument 'backend_replicas' is of type str and we were unable to convert to int"),
+    ({"backend_replicas": 0}, "backend_replicas must be an integer between 1 and 32"),
+    ({"alertmanager_state": "on"}, "value of alertmanager_state must be one of: present, absent, got: on"),
 ]
 
 

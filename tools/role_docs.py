@@ -1,10 +1,10 @@
-"""Write a role's meta/argument_specs.yml and the variables section of its README from its
-defaults/main.yml, where each variable is preceded by comment lines describing it.
+"""Write each role's README.md from its hand-kept interface, meta/argument_specs.yml (types,
+choices, secrets, entry points), its defaults/main.yml and its prose, meta/readme.yml (intro,
+requirements, dependencies, example, tests).
 
-    python tools/role_docs.py backend frontend ...
-
-Types come from the default value (int, float, bool, list, dict, str); a templated default
-('{{ ... }}') is 'raw' (its checks are in the role's preflight). *_password variables are no_log.
+    python tools/role_docs.py            # every role
+    python tools/role_docs.py backend    # some
+    python tools/role_docs.py --check    # exit 1 naming the stale READMEs (tests/test_role_specs.py)
 """
 
 from __future__ import annotations
@@ -15,84 +15,107 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+ROLES = ROOT / "roles"
 
 
-def described_defaults(role: str) -> list[tuple[str, object, str]]:
-    text = (ROOT / "roles" / role / "defaults" / "main.yml").read_text()
-    values = yaml.safe_load(text) or {}
-    out, comments, after_variable = [], [], False
-    for line in text.splitlines():
-        if line.startswith("#"):
-            # a comment block describes the variables that follow it, up to the next comment
-            # block or blank line
-            if after_variable:
-                comments, after_variable = [], False
-            comments.append(line.lstrip("# ").strip())
-        elif line and not line.startswith((" ", "-", "---")) and ":" in line:
-            name = line.split(":", 1)[0]
-            if name in values:
-                out.append((name, values[name], " ".join(comments) or name))
-                after_variable = True
-        elif not line.strip():
-            comments, after_variable = [], False
-    missing = set(values) - {n for n, _, _ in out}
-    if missing:
-        raise SystemExit(f"{role}: could not place {sorted(missing)}")
-    return out
+class RoleYAML(yaml.SafeLoader):
+    """A role's YAML, where Ansible's !unsafe marks text that Ansible must not template."""
 
 
-def kind(value: object) -> str:
-    if isinstance(value, str) and "{{" in value:
-        return "raw"
-    return {bool: "bool", int: "int", float: "float", list: "list", dict: "dict"}.get(type(value), "str")
+RoleYAML.add_constructor("!unsafe", lambda loader, node: loader.construct_scalar(node))
 
 
-def write(role: str, summary: str) -> None:
-    options = {}
-    for name, value, description in described_defaults(role):
-        option: dict = {"type": kind(value), "description": description}
-        if kind(value) not in ("raw",) and not name.endswith("_password"):
-            option["default"] = value
-        if name.endswith("_password"):
-            option["no_log"] = True
-        options[name] = option
-    spec = {"argument_specs": {"main": {"short_description": summary, "options": options}}}
-    path = ROOT / "roles" / role / "meta" / "argument_specs.yml"
-    path.write_text("---\n" + yaml.safe_dump(spec, sort_keys=False, allow_unicode=True, width=110))
+def load(path: Path):
+    return yaml.load(path.read_text(), Loader=RoleYAML)  # noqa: S506 - SafeLoader plus one tag
 
 
-README = """# Role `{role}`
+def specs(role: str) -> dict:
+    return load(ROLES / role / "meta" / "argument_specs.yml")["argument_specs"]
 
-{intro}
+
+def defaults(role: str) -> dict:
+    path = ROLES / role / "defaults" / "main.yml"
+    return (load(path) or {}) if path.exists() else {}
+
+
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _default(name: str, option: dict, values: dict) -> str:
+    if option.get("no_log"):
+        return "secret (generated)" if "{{" in str(values.get(name, "")) else "secret"
+    value = values.get(name)
+    if "{{" in str(value):
+        return "computed (see Defaults)"
+    if isinstance(value, (list, dict)) and len(yaml.safe_dump(value, default_flow_style=True)) > 60:
+        return "see Defaults"
+    shown = yaml.safe_dump(value, default_flow_style=True, width=1000).strip().removesuffix("...").strip()
+    return f"`{_cell(shown)}`"
+
+
+def _type(option: dict) -> str:
+    kind = option["type"]
+    if "elements" in option:
+        kind = f"{kind} of {option['elements']}"
+    if "choices" in option:
+        kind += ": " + ", ".join(f"`{c}`" for c in option["choices"])
+    return kind
+
+
+def render(role: str) -> str:
+    spec, values = specs(role), defaults(role)
+    prose = load(ROLES / role / "meta" / "readme.yml")
+    main = spec["main"]
+    rows = "\n".join(
+        f"| `{name}` | {_type(option)} | {_default(name, option, values)} | {_cell(option['description'])} |"
+        for name, option in main.get("options", {}).items()
+    )
+    entries = "\n".join(
+        f"- `{entry}` (`tasks/{entry}.yml`): {_cell(data['short_description'])}"
+        + (f" Reads {', '.join(f'`{o}`' for o in data.get('options', {}))}." if entry != "main" else "")
+        for entry, data in spec.items()
+    )
+    defaults_text = (ROLES / role / "defaults" / "main.yml").read_text().split("\n", 1)[1].rstrip()
+    return f"""# Role `{role}`
+
+<!-- Generated by tools/role_docs.py from meta/argument_specs.yml, defaults/main.yml and
+     meta/readme.yml: edit those, then run `python tools/role_docs.py {role}`. -->
+
+{prose["intro"].strip()}
 
 ## Requirements
 
-{requirements}
+{prose["requirements"].strip()}
 
 ## Role Variables
 
-Defaults (`defaults/main.yml`); `meta/argument_specs.yml` is generated from them
-(`python tools/role_docs.py {role}`):
+`meta/argument_specs.yml` is the role's interface: Ansible checks every input against it (types,
+choices) before the entry point runs. Entry points:
+
+{entries}
+
+| variable | type | default | description |
+| --- | --- | --- | --- |
+{rows}
+
+### Defaults
 
 ```yaml
-{defaults}
+{defaults_text}
 ```
-
-| variable | meaning |
-| --- | --- |
-{rows}
 
 ## Dependencies
 
-None declared; `site.yml` runs it after the roles whose facts it reads (see the defaults).
+{prose.get("dependencies", "None declared; `site.yml` runs it after the roles whose facts it reads.").strip()}
 
 ## Example Playbook
 
 ```yaml
-{example}
+{prose["example"].strip()}
 ```
 
-Tests: `make test-role ROLE={role}`{extra_tests}.
+Tests: {prose.get("tests", f"`make test-role ROLE={role}`.").strip()}
 
 ## License
 
@@ -100,31 +123,25 @@ MIT
 """
 
 
-def readme(role: str, intro: str, requirements: str, example: str, extra_tests: str = "") -> None:
-    defaults = (ROOT / "roles" / role / "defaults" / "main.yml").read_text().split("\n", 1)[1].rstrip()
-    rows = "\n".join(f"| `{n}` | {d} |" for n, _, d in described_defaults(role))
-    (ROOT / "roles" / role / "README.md").write_text(
-        README.format(
-            role=role,
-            intro=intro,
-            requirements=requirements,
-            defaults=defaults,
-            rows=rows,
-            example=example,
-            extra_tests=extra_tests,
-        )
-    )
+def all_roles() -> list[str]:
+    return sorted(p.name for p in ROLES.iterdir() if (p / "tasks").is_dir())
 
 
-def main(roles: list[str]) -> int:
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    roles = [a for a in argv if not a.startswith("--")] or all_roles()
+    stale = []
     for role in roles:
-        meta = yaml.safe_load((ROOT / "roles" / role / "meta" / "main.yml").read_text())
-        write(role, meta["galaxy_info"]["description"])
-        print(f"wrote roles/{role}/meta/argument_specs.yml")
-        intro_file = ROOT / "roles" / role / "meta" / "readme.yml"
-        if intro_file.exists():
-            readme(role, **yaml.safe_load(intro_file.read_text()))
+        path, text = ROLES / role / "README.md", render(role)
+        if check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(role)
+        else:
+            path.write_text(text)
             print(f"wrote roles/{role}/README.md")
+    if stale:
+        print(f"stale README: {', '.join(stale)} (run python tools/role_docs.py)", file=sys.stderr)
+        return 1
     return 0
 
 
