@@ -144,7 +144,7 @@ def api() -> dict:
                         "histogram_quantile(0.95, sum by (le, route)"
                         " (rate(smartshop_http_request_duration_seconds_bucket[5m])))",
                         "{{route}}",
-                    )
+                    ),
                 ],
                 0,
                 8,
