@@ -9,6 +9,10 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+
+import role_docs  # noqa: E402  (reads role YAML, !unsafe included)
+
 MODULE_KEY = re.compile(r"^([a-z0-9_]+\.[a-z0-9_]+)\.[a-z0-9_]+$")
 # lookup('ns.coll.x' / query("ns.coll.x" / | ns.coll.x / is ns.coll.x / is not ns.coll.x
 IN_JINJA = re.compile(r"(?:(?:lookup|query)\(\s*['\"]|\|\s*|\bis\s+(?:not\s+)?)([a-z0-9_]+\.[a-z0-9_]+)\.[a-z0-9_]+")
@@ -26,7 +30,7 @@ def yaml_files():
 def used_collections() -> set[str]:
     used = set()
     for path in yaml_files():
-        for kind, text in _walk(yaml.safe_load(path.read_text()) or []):
+        for kind, text in _walk(role_docs.load(path) or []):
             if kind == "key" and (match := MODULE_KEY.match(text)):
                 used.add(match.group(1))
             used |= set(IN_JINJA.findall(text))

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 
 import dashboards  # noqa: E402
+import role_docs  # noqa: E402
 
 FILES = ROOT / "roles" / "grafana" / "files" / "dashboards"
 SCHEMA = ROOT.parent / "shared" / "data" / "grafana" / "dashboard.jsonschema.json"
@@ -112,16 +113,8 @@ def test_every_expression_is_valid_promql(tmp_path, promtool):
     assert f"SUCCESS: {len(expressions())} rules found" in result.stdout + result.stderr
 
 
-class _RoleDefaults(yaml.SafeLoader):
-    """Reads a role's defaults, where Ansible's !unsafe marks text Prometheus templates itself."""
-
-
-_RoleDefaults.add_constructor("!unsafe", lambda loader, node: loader.construct_scalar(node))
-
-
 def prometheus_rules() -> tuple[list[dict], list[dict]]:
-    path = ROOT / "roles" / "prometheus" / "defaults" / "main.yml"
-    defaults = yaml.load(path.read_text(), Loader=_RoleDefaults)  # noqa: S506 - SafeLoader plus one tag
+    defaults = role_docs.defaults("prometheus")
     return defaults["prometheus_recording_rules"], defaults["prometheus_alert_rules"]
 
 

@@ -15,7 +15,8 @@ import pymysql
 import pytest
 import requests
 
-ADDRESS = {"db1": "10.199.0.11", "app1": "10.199.0.12", "mon1": "10.199.0.13"}
+# each host publishes on the gateway address of its own stack network (the scenario makes them)
+ADDRESS = {"db1": "10.199.11.1", "app1": "10.199.12.1", "mon1": "10.199.13.1"}
 PLACED = {
     "db1": {"mysql", "mysqld-exporter", "node-exporter"},
     "app1": {"backend-1", "backend-2", "frontend", "node-exporter"},
