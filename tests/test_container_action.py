@@ -4,21 +4,16 @@ action itself runs against the real engine in every Molecule scenario.)"""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
 import yaml
 from ansible.errors import AnsibleActionFail
+from stack_collection import COLLECTION, plugin
 
 ROOT = Path(__file__).resolve().parent.parent
-COLLECTION = ROOT / "collections" / "ansible_collections" / "smartshop" / "stack"
-_spec = importlib.util.spec_from_file_location(
-    "smartshop_container", COLLECTION / "plugins" / "action" / "container.py"
-)
-action = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(action)
+action = plugin("action", "container")
 
 
 def args(**given):

@@ -5,21 +5,16 @@ port on."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 from ansible.errors import AnsibleFilterError
+from stack_collection import plugin
 
 ROOT = Path(__file__).resolve().parent.parent
-COLLECTION = ROOT / "collections" / "ansible_collections" / "smartshop" / "stack"
-_spec = importlib.util.spec_from_file_location(
-    "smartshop_stack_filters", COLLECTION / "plugins" / "filter" / "stack.py"
-)
-_module = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_module)
-smartshop_targets = _module.scrape_targets
-advertise_address = _module.advertise_address
+_filters = plugin("filter", "stack")
+smartshop_targets = _filters.scrape_targets
+advertise_address = _filters.advertise_address
 
 HOSTVARS = {
     "mon1": {
