@@ -63,12 +63,23 @@ def _type(option: dict) -> str:
     return kind
 
 
+def _description(option: dict) -> str:
+    """The option's description, with its sub-options (keys of each element) when it has some."""
+    text = option["description"]
+    keys = [
+        f"`{key}` ({_type(sub)}{', required' if sub.get('required') else ''}"
+        f"{', default ' + str(sub['default']) if 'default' in sub else ''}): {sub['description']}"
+        for key, sub in option.get("options", {}).items()
+    ]
+    return _cell(text + (" Keys: " + "; ".join(keys) if keys else ""))
+
+
 def render(role: str) -> str:
     spec, values = specs(role), defaults(role)
     prose = load(ROLES / role / "meta" / "readme.yml")
     main = spec["main"]
     rows = "\n".join(
-        f"| `{name}` | {_type(option)} | {_default(name, option, values)} | {_cell(option['description'])} |"
+        f"| `{name}` | {_type(option)} | {_default(name, option, values)} | {_description(option)} |"
         for name, option in main.get("options", {}).items()
     )
     entries = "\n".join(
