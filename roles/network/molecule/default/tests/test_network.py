@@ -19,6 +19,11 @@ def test_network_exists_with_settings(host, name, internal):
     assert net["Labels"]["com.smartshop.project"] == "mol-network"
 
 
+def test_a_network_with_a_fixed_range_gets_it(host):
+    net = network(host, "mol-network-fixed")
+    assert net["IPAM"]["Config"] == [{"Subnet": "10.199.40.0/24", "Gateway": "10.199.40.1"}]
+
+
 def test_containers_resolve_each_other_by_name(host):
     image = host.run("docker image inspect -f '{{.Id}}' debian:bookworm-slim")
     assert image.rc == 0, "the base image should exist (images role ran in another scenario or make up)"
