@@ -44,14 +44,25 @@ def test_the_stack_has_its_containers(host):
     assert "backend-migrate" not in names  # the one-shot migration cleaned up after itself
 
 
-@pytest.mark.parametrize("field", ["health", "restart", "bindings"])
-def test_every_container_is_healthy_restartable_and_private(host, field):
+def test_orders_carry_the_actions_their_status_allows():
+    order = requests.post(f"{API}/api/orders/create", timeout=10).json()
+    assert (order["status"], order["actions"]) == ("pending", ["validate", "cancel"])
+    listed = requests.get(f"{API}/api/orders", params={"limit": 1}, timeout=10).json()["orders"][0]
+    assert {"status", "actions"} <= set(listed)
+
+
+@pytest.mark.parametrize("field", ["health", "restart", "logs", "bindings"])
+def test_every_container_is_healthy_restartable_rotated_and_private(host, field):
+    """What smartshop.stack.container gives every container of the stack."""
     for c in containers(host):
         name = c["Name"]
         if field == "health":
             assert c["State"]["Health"]["Status"] == "healthy", name
         elif field == "restart":
             assert c["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped", name
+        elif field == "logs":
+            assert c["HostConfig"]["LogConfig"] == {"Type": "json-file", "Config": {"max-file": "3", "max-size": "10m"}}
+            assert c["Config"]["Labels"]["com.smartshop.component"], name
         else:
             for bindings in (c["HostConfig"]["PortBindings"] or {}).values():
                 assert all(b["HostIp"] == "127.0.0.1" for b in bindings), name
