@@ -45,6 +45,21 @@ def test_a_one_shot_runs_to_its_end_and_is_removed():
     assert module["log_options"]["max-size"] == "10m"
 
 
+def test_named_volumes_are_created_with_the_stack_labels_bind_mounts_are_not():
+    mounts = [
+        {"type": "volume", "source": "s-prometheus-data", "target": "/prometheus"},
+        {"type": "bind", "source": "/etc/smartshop/p", "target": "/etc/prometheus"},
+    ]
+    assert action.volume_args(args(mounts=mounts), "shop") == [
+        {
+            "name": "s-prometheus-data",
+            "labels": {"com.smartshop.project": "shop", "com.smartshop.component": "prometheus"},
+            "state": "present",
+        }
+    ]
+    assert action.volume_args(args(mounts=mounts, state="absent"), "shop") == []
+
+
 def test_removal_and_restart_need_only_the_name():
     assert action.container_args(args(image=None, state="absent"), "shop") == {
         "name": "s-prometheus",

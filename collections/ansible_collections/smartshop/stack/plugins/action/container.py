@@ -3,8 +3,10 @@
 Every role runs its containers through this action (``smartshop.stack.container``), so the
 network, the labels teardown finds them by, the restart policy, log rotation, the healthcheck and
 the wait until healthy are written once. It fills those in and hands the result to
-``community.docker.docker_container``, whose idempotence, check mode and diff it keeps. The
-security options of the containers (capabilities, read-only root, limits) belong here too.
+``community.docker.docker_container``, whose idempotence, check mode and diff it keeps. The named
+volumes a container mounts are created first, with the same labels (``make down PURGE=1`` finds
+them by those). The security options of the containers (capabilities, read-only root, limits)
+belong here too.
 
 States: ``healthy`` (started and waited healthy; the default), ``started``, ``absent``,
 ``completed`` (a one-shot command: run to its end, fail on a non-zero exit, removed after; its
@@ -57,6 +59,21 @@ def _env_value(name: str, value: object) -> str:
     return str(value)
 
 
+def labels(project: str, component: str) -> dict[str, str]:
+    return {f"{LABEL_PREFIX}.project": project, f"{LABEL_PREFIX}.component": component}
+
+
+def volume_args(args: Mapping, project: str) -> list[dict]:
+    """community.docker.docker_volume arguments for each named volume the container mounts."""
+    if args["state"] in ("absent", "restarted"):
+        return []
+    return [
+        {"name": mount["source"], "labels": labels(project, args["component"]), "state": "present"}
+        for mount in args["mounts"]
+        if mount.get("type") == "volume" and mount.get("source")
+    ]
+
+
 def container_args(args: Mapping, project: str) -> dict:
     """The community.docker.docker_container arguments for one stack container."""
     name, state = args["name"], args["state"]
@@ -79,11 +96,7 @@ def container_args(args: Mapping, project: str) -> dict:
         "mounts": list(args["mounts"]),
         "published_ports": list(args["published_ports"]),
         "env": {key: _env_value(key, value) for key, value in args["env"].items()},
-        "labels": {
-            **{str(k): str(v) for k, v in args["labels"].items()},
-            f"{LABEL_PREFIX}.project": project,
-            f"{LABEL_PREFIX}.component": args["component"],
-        },
+        "labels": {**{str(k): str(v) for k, v in args["labels"].items()}, **labels(project, args["component"])},
         "log_driver": "json-file",
         "log_options": {"max-size": args["log_max_size"], "max-file": str(args["log_max_files"])},
         "restart": args["restart"],
@@ -110,9 +123,18 @@ class ActionModule(ActionBase):
         _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         project = args["project"] or self._templar.template(task_vars.get("smartshop_project", "smartshop"))
         module_args = container_args(args, str(project))
+        volumes_changed = False
+        for volume in volume_args(args, str(project)):
+            created = self._execute_module(
+                module_name="community.docker.docker_volume", module_args=volume, task_vars=task_vars
+            )
+            if created.get("failed"):
+                return {**result, **created}
+            volumes_changed = volumes_changed or bool(created.get("changed"))
         result.update(
             self._execute_module(
                 module_name="community.docker.docker_container", module_args=module_args, task_vars=task_vars
             )
         )
+        result["changed"] = bool(result.get("changed")) or volumes_changed
         return result

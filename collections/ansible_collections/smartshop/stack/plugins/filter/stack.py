@@ -25,7 +25,8 @@ from collections.abc import Iterable, Mapping
 
 from ansible.errors import AnsibleFilterError
 
-WILDCARDS = ("0.0.0.0", "::", "")
+# addresses that bind every interface (and none given): the rule is about them, it binds nothing
+WILDCARDS = ("0.0.0.0", "::", "")  # noqa: S104
 
 
 def advertise_address(bind_address: str, advertised: str = "", host: str = "") -> str:
@@ -36,7 +37,9 @@ def advertise_address(bind_address: str, advertised: str = "", host: str = "") -
     if advertised not in WILDCARDS:
         return advertised
     if not host:
-        raise AnsibleFilterError("advertise_address: bound to every interface, and no address or host name to advertise")
+        raise AnsibleFilterError(
+            "advertise_address: bound to every interface, and no address or host name to advertise"
+        )
     return host
 
 

@@ -24,7 +24,11 @@ options:
   command: {description: Arguments passed to the image's entrypoint., type: list, elements: str}
   env: {description: Environment (values are strings or numbers; secrets go in files)., type: dict, default: {}}
   user: {description: User (uid:gid) the process runs as when not the image's., type: str}
-  mounts: {description: Mounts as M(community.docker.docker_container) takes them., type: list, elements: dict, default: []}
+  mounts:
+    description: Mounts as M(community.docker.docker_container) takes them; named volumes are created first, labelled.
+    type: list
+    elements: dict
+    default: []
   published_ports: {description: "C(address:host_port:container_port) entries.", type: list, elements: str, default: []}
   healthcheck: {description: Healthcheck when the image's is not the one wanted., type: dict}
   labels: {description: Labels added to the project and component ones., type: dict, default: {}}
