@@ -34,27 +34,34 @@ def promtool():
     return _run_promtool
 
 
+def _run_playbook(home: Path, *args: str) -> tuple[int, str]:
+    """ansible-playbook from the repository with the project's configuration, HOME and secrets under
+    `home`; returns (exit code, stdout + stderr)."""
+    binary = Path(sys.executable).with_name("ansible-playbook")
+    result = subprocess.run(
+        [str(binary), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            "PATH": f"{binary.parent}:/usr/bin:/bin",
+            "HOME": str(home),
+            "ANSIBLE_FORCE_COLOR": "0",
+            "SMARTSHOP_SECRETS_DIR": str(home / "secrets"),
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        },
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
 @pytest.fixture
 def ansible_playbook(tmp_path):
-    """Run ansible-playbook from the repository with the project's configuration, an empty HOME and
-    secrets under tmp_path; returns (exit code, stdout + stderr)."""
-    binary = Path(sys.executable).with_name("ansible-playbook")
+    """Run ansible-playbook with an empty HOME and secrets under tmp_path."""
+    return lambda *args: _run_playbook(tmp_path, *args)
 
-    def run(*args: str) -> tuple[int, str]:
-        result = subprocess.run(
-            [str(binary), *args],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env={
-                "PATH": f"{binary.parent}:/usr/bin:/bin",
-                "HOME": str(tmp_path),
-                "ANSIBLE_FORCE_COLOR": "0",
-                "SMARTSHOP_SECRETS_DIR": str(tmp_path / "secrets"),
-                "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            },
-        )
-        return result.returncode, result.stdout + result.stderr
 
-    return run
+@pytest.fixture(scope="session")
+def playbook_runner():
+    """_run_playbook itself, for a module that runs several playbooks at once (each its own HOME)."""
+    return _run_playbook
