@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "app"))
+
+from testing.stack import manifest_images  # noqa: E402  (the images `make images` recorded)
 
 
 @pytest.fixture(scope="session")
@@ -17,10 +20,7 @@ def root() -> Path:
 def _run_promtool(mount: Path, target: str, *args: str, workdir: str | None = None):
     """Run the stack's own promtool (from the Prometheus image `make images` recorded) on a mounted
     file or directory, without network."""
-    import json
-    import subprocess
-
-    image = json.loads(Path("/etc/smartshop/test-images.json").read_text())["images"]["prometheus"]
+    image = manifest_images()["prometheus"]
     cmd = ["docker", "run", "--rm", "--network", "none", "-v", f"{mount}:{target}:ro"]
     if workdir:
         cmd += ["-w", workdir]

@@ -91,6 +91,13 @@ def _called_from_outside() -> set[tuple[str, str]]:
     return called
 
 
+def test_site_yml_runs_the_exports_of_every_role_that_has_some():
+    placement = role_docs.load(ROOT / "playbooks" / "vars" / "placement.yml")
+    assert set(placement["smartshop_exporting_roles"]) == {
+        role for role in ROLES if (ROOT / "roles" / role / "tasks" / "exports.yml").exists()
+    }
+
+
 def test_the_tasks_files_called_from_outside_are_found():
     assert {("mysql", "exports.yml"), ("backend", "preflight.yml"), ("mysql", "install.yml")} <= _called_from_outside()
 

@@ -9,6 +9,7 @@ Response schemas are written here once, from domain.py's vocabulary.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -206,6 +207,7 @@ def document(version: str) -> dict[str, Any]:
     if missing:
         raise RuntimeError(f"routes without @doc: {missing}")
     paths: dict[str, Any] = {}
+    rules_per_view = Counter(rule.endpoint for rule in app.url_map.iter_rules())
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         if rule.endpoint == "static":
             continue
@@ -213,8 +215,7 @@ def document(version: str) -> dict[str, Any]:
         path = PATH_PARAM.sub(r"{\1}", rule.rule)
         # one operation id per path: the view's name, and the path's last word when a view has several
         base = rule.endpoint.split(".")[-1]
-        shared = sum(1 for r in app.url_map.iter_rules() if r.endpoint == rule.endpoint) > 1
-        name = re.sub(r"\W", "_", path.strip("/").split("/")[-1]) if shared else base
+        name = re.sub(r"\W", "_", path.strip("/").split("/")[-1]) if rules_per_view[rule.endpoint] > 1 else base
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             paths.setdefault(path, {})[method.lower()] = _operation(rule, spec, f"{rule.endpoint.split('.')[0]}_{name}")
     return {
