@@ -13,6 +13,8 @@ PURGE       ?= 0
 API_URL     ?= http://127.0.0.1:8000
 DURATION    ?= 60
 RATE        ?= 20
+# The API's operator token (make simulate requests payment outcomes and injects errors with it).
+OPERATOR_TOKEN_FILE ?= $(or $(SMARTSHOP_SECRETS_DIR),$(HOME)/.smartshop/secrets)/localhost/api_operator_token
 # Role scenarios in dependency order, then the cross-role scenarios under molecule/.
 ROLES       := docker_host images network mysql backend frontend exporters prometheus alertmanager grafana \
                simulator
@@ -75,7 +77,8 @@ app-test: images browser ## Application tests: MariaDB integration, gunicorn, fu
 
 simulate: setup ## Traffic against the deployed API: make simulate DURATION=60 RATE=50 [API_URL=...]
 	PYTHONPATH=app/simulator python -m smartshop_simulator run --host $(API_URL) \
-	  --duration $(DURATION) --rate $(RATE) --progress-every 5
+	  --duration $(DURATION) --rate $(RATE) --progress-every 5 \
+	  $(if $(wildcard $(OPERATOR_TOKEN_FILE)),--operator-token-file $(OPERATOR_TOKEN_FILE))
 
 bench: bench-api bench-stats bench-simulator ## Every benchmark
 

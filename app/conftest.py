@@ -39,8 +39,14 @@ def app_stack(docker_client, images):
         pytest.fail(str(exc))
     yield {
         "console": stack.console,
+        "api": stack.api,
         "backend": stack.backend,
         "backend_direct": stack.backend_direct,
         "containers": stack.containers,
+        "network": stack.network.name,
+        "operator": stack.operator,
+        "operator_token": stack.operator_token,
+        "console_login": stack.console_login,
+        "secrets_dir": stack.secrets_dir,
     }
     stack.stop()

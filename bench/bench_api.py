@@ -36,6 +36,7 @@ def mixed(stack: containers.Stack, users: int, duration: float) -> dict:
     from locustfile_api import ShopUser
 
     # straight to the container's address: docker-proxy would take CPU from the API
+    ShopUser.operator = stack.operator  # the error calls are operator routes
     env = Environment(user_classes=[ShopUser], host=stack.backend_direct)
     runner = env.create_local_runner()
     runner.start(users, spawn_rate=users)

@@ -24,6 +24,7 @@ EXPECTED = {
 
 
 class ShopUser(FastHttpUser):
+    operator: dict[str, str] = {}  # noqa: RUF012 - the operator token's header, set by bench_api.py
     wait_time = constant(0)
 
     def on_start(self) -> None:
@@ -61,8 +62,8 @@ class ShopUser(FastHttpUser):
         if random.random() < 0.3:
             self.call("activity", "GET", "/api/activity?limit=20")
         if random.random() < 0.2:
-            self.call("error_404", "GET", "/api/errors/404")
+            self.call("error_404", "GET", "/api/errors/404", headers=self.operator)
         if random.random() < 0.1:
-            self.call("error_custom", "POST", "/api/errors/custom", json={"message": "bench"})
+            self.call("error_custom", "POST", "/api/errors/custom", json={"message": "bench"}, headers=self.operator)
         if random.random() < 0.2:
             self.call("logout", "POST", f"/api/users/logout/{self.user_id}")

@@ -18,7 +18,14 @@ action = plugin("action", "container")
 
 def args(**given):
     defaults = {key: spec.get("default") for key, spec in action.ARGUMENT_SPEC.items()}
-    base = {"name": "s-prometheus", "image": "prom:1", "component": "prometheus", "network": "net"}
+    base = {
+        "name": "s-prometheus",
+        "image": "prom:1",
+        "component": "prometheus",
+        "network": "net",
+        "memory": "1g",
+        "pids_limit": 256,
+    }
     return {**defaults, **base, **given}
 
 
@@ -75,6 +82,32 @@ def test_removal_and_restart_need_only_the_name():
 def test_a_running_state_without_an_image_is_refused():
     with pytest.raises(AnsibleActionFail, match="image required"):
         action.container_args(args(image=None), "shop")
+
+
+TMPFS = "/tmp:size=16m"  # noqa: S108 - a tmpfs inside the container
+
+
+def test_every_container_drops_capabilities_gains_no_privileges_and_runs_read_only_with_limits():
+    module = action.container_args(args(tmpfs=[TMPFS], stop_timeout=60), "shop")
+    assert module["cap_drop"] == ["ALL"] and module["capabilities"] == []
+    assert module["security_opts"] == ["no-new-privileges"]
+    assert module["read_only"] is True and module["tmpfs"] == [TMPFS]
+    assert (module["memory"], module["pids_limit"], module["stop_timeout"]) == ("1g", 256, 60)
+    one_shot = action.container_args(args(state="completed", command=["migrate"]), "shop")
+    assert (one_shot["cap_drop"], one_shot["read_only"], one_shot["memory"]) == (["ALL"], True, "1g")
+    assert action.container_args(args(cap_add=["net_bind_service"]), "shop")["capabilities"] == ["NET_BIND_SERVICE"]
+    assert action.container_args(args(read_only=False), "shop")["read_only"] is False
+
+
+@pytest.mark.parametrize("missing", ["memory", "pids_limit"])
+def test_a_running_container_without_limits_is_refused(missing):
+    with pytest.raises(AnsibleActionFail, match=f"{missing} required"):
+        action.container_args(args(**{missing: None}), "shop")
+
+
+def test_a_pids_limit_that_is_not_positive_is_refused():
+    with pytest.raises(AnsibleActionFail, match="pids_limit must be a positive"):
+        action.container_args(args(pids_limit=-1), "shop")
 
 
 def test_the_project_labels_cannot_be_overridden_by_extra_labels():

@@ -3,6 +3,12 @@
 #   SMARTSHOP_BACKENDS       space-separated host:port of the backend replicas (default backend:8000)
 #   SMARTSHOP_GRAFANA_URL    link shown in the console (default http://localhost:3030)
 #   SMARTSHOP_PROMETHEUS_URL link shown in the console (default http://localhost:9090)
+#   SMARTSHOP_CONSOLE_HTPASSWD_FILE  htpasswd file (bcrypt) of the console's login; without it the
+#                            console on :3000 answers 503 (it never runs open)
+#   SMARTSHOP_OPERATOR_TOKEN_FILE    the API's operator token, added by nginx to the console's /api
+#                            calls after the login (the browser never holds it)
+#   SMARTSHOP_WRITE_RATE / SMARTSHOP_WRITE_BURST  writes (POST) per second and burst per client
+#                            address on both ports (default 200 and 400); beyond, 429
 set -euo pipefail
 
 backends=${SMARTSHOP_BACKENDS:-backend:8000}
@@ -16,8 +22,29 @@ for url in "${SMARTSHOP_GRAFANA_URL:-}" "${SMARTSHOP_PROMETHEUS_URL:-}"; do
 	[[ -z "$url" || "$url" =~ ^https?://[^[:space:]\"\'\<\>]+$ ]] || { echo "console link '$url' is not an http(s) URL" >&2; exit 2; }
 done
 
+console_auth="        return 503 '{\"error\": \"the console has no login configured (SMARTSHOP_CONSOLE_HTPASSWD_FILE)\", \"status\": 503}';"
+if [ -n "${SMARTSHOP_CONSOLE_HTPASSWD_FILE:-}" ]; then
+	[ -r "$SMARTSHOP_CONSOLE_HTPASSWD_FILE" ] || { echo "SMARTSHOP_CONSOLE_HTPASSWD_FILE: cannot read $SMARTSHOP_CONSOLE_HTPASSWD_FILE" >&2; exit 2; }
+	console_auth="        auth_basic \"SmartShop console\";"$'\n'"        auth_basic_user_file ${SMARTSHOP_CONSOLE_HTPASSWD_FILE};"
+fi
+operator_auth="            proxy_set_header Authorization \"\";"  # the login's header stays here
+if [ -n "${SMARTSHOP_OPERATOR_TOKEN_FILE:-}" ]; then
+	token=$(<"$SMARTSHOP_OPERATOR_TOKEN_FILE")
+	[[ "$token" =~ ^[A-Za-z0-9_-]{16,}$ ]] || { echo "SMARTSHOP_OPERATOR_TOKEN_FILE: the token must be 16 or more of A-Z a-z 0-9 _ -" >&2; exit 2; }
+	operator_auth="            proxy_set_header Authorization \"Bearer ${token}\";"
+fi
+rate=${SMARTSHOP_WRITE_RATE:-200}
+burst=${SMARTSHOP_WRITE_BURST:-400}
+[[ "$rate" =~ ^[1-9][0-9]{0,5}$ && "$burst" =~ ^[0-9]{1,6}$ ]] || { echo "SMARTSHOP_WRITE_RATE and SMARTSHOP_WRITE_BURST must be whole numbers (rate >= 1)" >&2; exit 2; }
+
 conf=/run/smartshop/nginx.conf
-awk -v servers="$servers" '{ if ($0 ~ /@BACKEND_SERVERS@/) printf "%s", servers; else print }' \
+umask 0077
+awk -v servers="$servers" -v console_auth="$console_auth" -v operator_auth="$operator_auth" \
+	-v rate="$rate" -v burst="$burst" '
+	/@BACKEND_SERVERS@/ { printf "%s", servers; next }
+	/@CONSOLE_AUTH@/ { print console_auth; next }
+	/@OPERATOR_AUTH@/ { print operator_auth; next }
+	{ gsub(/@WRITE_RATE@/, rate); gsub(/@WRITE_BURST@/, burst); print }' \
 	/etc/smartshop/nginx.conf.template >"$conf"
 printf '{"grafana_url": %s, "prometheus_url": %s}\n' \
 	"$(json_string "${SMARTSHOP_GRAFANA_URL:-http://localhost:3030}")" \

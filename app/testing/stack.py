@@ -7,11 +7,14 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import socket
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import bcrypt
 import docker
 import requests
 
@@ -60,13 +63,30 @@ class Stack:
     containers: list = field(default_factory=list)
     network: object = None
     console: str = ""
+    api: str = ""  # the console's nginx on its API port (8000), as users reach the API
     backend: str = ""
     backend_direct: str = ""  # the first backend's address on the stack network (no docker-proxy)
+    # the credentials, generated per run as the roles do: the API's operator token, the console's
+    # login (user admin), and the directory of the files mounted into the console
+    operator_token: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    console_password: str = field(default_factory=lambda: secrets.token_urlsafe(18), repr=False)
+    secrets_dir: str = ""
+
+    @property
+    def operator(self) -> dict[str, str]:
+        """Headers of an operator call."""
+        return {"Authorization": f"Bearer {self.operator_token}"}
+
+    @property
+    def console_login(self) -> tuple[str, str]:
+        return ("admin", self.console_password)
 
     def stop(self) -> None:
         for container in reversed(self.containers):
             with contextlib.suppress(docker.errors.APIError):
                 container.remove(force=True)
+        if self.secrets_dir:
+            shutil.rmtree(self.secrets_dir, ignore_errors=True)
         if self.network is not None:
             with contextlib.suppress(docker.errors.APIError):
                 self.network.remove()
@@ -150,13 +170,26 @@ def _start(stack: Stack, images, names, replicas, backend_env, db_tmpfs) -> None
                 name=name,
                 detach=True,
                 network=net,
-                environment={**env, "SMARTSHOP_DB_PASSWORD": app_pw, **backend_env},
+                environment={
+                    **env,
+                    "SMARTSHOP_DB_PASSWORD": app_pw,
+                    "SMARTSHOP_OPERATOR_TOKEN": stack.operator_token,
+                    **backend_env,
+                },
                 ports={"8000/tcp": ("127.0.0.1", None)} if i == 0 else {},
             )
         )
     stack.containers.extend(backends)
     for backend in backends:
         wait_healthy(backend)
+    # the console's credential files, as the frontend role writes them (bcrypt login, the token)
+    stack.secrets_dir = tempfile.mkdtemp(prefix=f"{stack.prefix}-secrets-")
+    login = f"admin:{bcrypt.hashpw(stack.console_password.encode(), bcrypt.gensalt(rounds=10)).decode()}"
+    for name, content in (("console_htpasswd", login), ("operator_token", stack.operator_token)):
+        path = Path(stack.secrets_dir) / name
+        path.write_text(content)
+        os.chown(path, 10002, 10002)  # the console's user in the image
+        path.chmod(0o400)
     frontend = client.containers.run(
         images["frontend"],
         name=names[0],
@@ -166,15 +199,23 @@ def _start(stack: Stack, images, names, replicas, backend_env, db_tmpfs) -> None
             "SMARTSHOP_BACKENDS": " ".join(f"{n}:8000" for n in names[1:-1]),
             "SMARTSHOP_GRAFANA_URL": "http://grafana.test:3030",
             "SMARTSHOP_PROMETHEUS_URL": "http://prometheus.test:9090",
+            "SMARTSHOP_CONSOLE_HTPASSWD_FILE": "/run/secrets/console_htpasswd",
+            "SMARTSHOP_OPERATOR_TOKEN_FILE": "/run/secrets/operator_token",
         },
-        ports={"3000/tcp": ("127.0.0.1", None)},
+        volumes={stack.secrets_dir: {"bind": "/run/secrets", "mode": "ro"}},
+        ports={"3000/tcp": ("127.0.0.1", None), "8000/tcp": ("127.0.0.1", None)},
+        read_only=True,
+        tmpfs={"/run/smartshop": "uid=10002,gid=10002,mode=0700"},
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges"],
     )
     stack.containers.append(frontend)
     wait_healthy(frontend)
     frontend.reload()
     backends[0].reload()
     stack.console = f"http://127.0.0.1:{frontend.ports['3000/tcp'][0]['HostPort']}"
+    stack.api = f"http://127.0.0.1:{frontend.ports['8000/tcp'][0]['HostPort']}"
     stack.backend = f"http://127.0.0.1:{backends[0].ports['8000/tcp'][0]['HostPort']}"
     stack.backend_direct = f"http://{backends[0].attrs['NetworkSettings']['Networks'][net]['IPAddress']}:8000"
-    if requests.get(f"{stack.console}/api/health", timeout=5).status_code != 200:
+    if requests.get(f"{stack.console}/api/health", auth=stack.console_login, timeout=5).status_code != 200:
         raise StackError("the console does not reach the API")

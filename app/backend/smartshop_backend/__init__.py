@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter, ValidationError
 
 from . import errors, requestlog
 from .config import Settings
@@ -13,10 +14,27 @@ from .shop import Shop
 
 __all__ = ["create_app"]
 
+ID_MAX = 2**63 - 1  # the documented range of every id (openapi.INT_ID)
+
+
+class IdConverter(IntegerConverter):
+    """<int:...> in every route: an id outside 0..2^63-1 (or 5,000 digits long) matches no route, so
+    it is a 404 rather than a database error."""
+
+    def __init__(self, map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", ID_MAX)
+        super().__init__(map, *args, **kwargs)
+
+    def to_python(self, value: str):
+        if len(value) > len(str(ID_MAX)):
+            raise ValidationError()
+        return super().to_python(value)
+
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    app.url_map.converters["int"] = IdConverter
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         JSON_SORT_KEYS=False,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -22,6 +22,14 @@ def _secret(env: dict[str, str], name: str, default: str | None = None) -> str |
         except OSError as exc:
             raise ConfigError(f"{name}_FILE={path} cannot be read: {exc.strerror}") from exc
     return direct if direct is not None else default
+
+
+def _credential(env: dict[str, str], name: str) -> str:
+    """A token or password: empty (the routes it guards are then refused) or at least 16 characters."""
+    value = _secret(env, name, "") or ""
+    if value and (len(value) < 16 or not value.isprintable() or value != value.strip()):
+        raise ConfigError(f"{name} must be at least 16 printable characters without surrounding spaces")
+    return value
 
 
 def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -52,15 +60,17 @@ class Settings:
     db_port: int = 3306
     db_name: str = "smartshop"
     db_user: str = "smartshop"
-    db_password: str = ""
+    db_password: str = field(default="", repr=False)
     migrator_user: str = "smartshop_migrator"
-    migrator_password: str = ""
+    migrator_password: str = field(default="", repr=False)
     pool_size: int = 8
     connect_timeout: int = 2
     payment_success_ratio: float = 0.8
     max_body_bytes: int = 16384
     counter_shards: int = 8
     version: str = "1.0.0"
+    operator_token: str = field(default="", repr=False)
+    scrape_password: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -80,4 +90,6 @@ class Settings:
             max_body_bytes=_int(env, "SMARTSHOP_MAX_BODY_BYTES", cls.max_body_bytes, 256, 10 * 1024 * 1024),
             counter_shards=_int(env, "SMARTSHOP_COUNTER_SHARDS", cls.counter_shards, 1, 64),
             version=env.get("SMARTSHOP_VERSION", cls.version),
+            operator_token=_credential(env, "SMARTSHOP_OPERATOR_TOKEN"),
+            scrape_password=_credential(env, "SMARTSHOP_SCRAPE_PASSWORD"),
         )

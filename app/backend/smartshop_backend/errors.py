@@ -47,7 +47,11 @@ def error_body(status: int, message: str, **extra):
 def register(app: Flask) -> None:
     @app.errorhandler(APIError)
     def _api_error(exc: APIError):
-        return error_body(exc.status, exc.message, **exc.extra)
+        response, status = error_body(exc.status, exc.message, **exc.extra)
+        challenge = getattr(exc, "challenge", None)
+        if challenge:
+            response.headers["WWW-Authenticate"] = f'{challenge} realm="smartshop"'
+        return response, status
 
     @app.errorhandler(DatabaseUnavailable)
     def _db_down(exc: DatabaseUnavailable):
@@ -69,6 +73,10 @@ def register(app: Flask) -> None:
             413: f"request body larger than {app.config['MAX_CONTENT_LENGTH']} bytes",
         }
         return error_body(exc.code or 500, messages.get(exc.code or 0, exc.description or exc.name))
+
+    @app.errorhandler(RecursionError)
+    def _too_deep(exc: RecursionError):
+        return error_body(400, "body is nested too deeply")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

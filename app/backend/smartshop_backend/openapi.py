@@ -26,6 +26,7 @@ ERROR_TEXT = {
     400: "Malformed request (body is not JSON, bad query parameter)",
     404: "No such resource",
     409: "The order's state does not allow this",
+    401: "A credential is missing or wrong; nothing happened",
     413: "Body too large",
     415: "Body is not JSON",
     422: "A field is wrong; `field` names it",
@@ -111,6 +112,20 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "text": {"type": "string"},
         },
     ),
+}
+
+
+SECURITY_SCHEMES = {
+    "operatorToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "The operator token (<secrets_dir>/<host>/api_operator_token)",
+    },
+    "scrapeBasic": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "User prometheus, the scrape password (<secrets_dir>/<host>/scrape_password)",
+    },
 }
 
 
@@ -216,8 +231,13 @@ def document(version: str) -> dict[str, Any]:
         # one operation id per path: the view's name, and the path's last word when a view has several
         base = rule.endpoint.split(".")[-1]
         name = re.sub(r"\W", "_", path.strip("/").split("/")[-1]) if rules_per_view[rule.endpoint] > 1 else base
+        schemes = getattr(app.view_functions[rule.endpoint], "smartshop_auth", ())
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            paths.setdefault(path, {})[method.lower()] = _operation(rule, spec, f"{rule.endpoint.split('.')[0]}_{name}")
+            operation = _operation(rule, spec, f"{rule.endpoint.split('.')[0]}_{name}")
+            if schemes:  # "" is anonymous access: some requests of the route need no credential
+                operation["security"] = [{scheme: []} if scheme else {} for scheme in schemes]
+                operation["responses"]["401"] = _json(ref("Error"), ERROR_TEXT[401])
+            paths.setdefault(path, {})[method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {
@@ -226,5 +246,5 @@ def document(version: str) -> dict[str, Any]:
             "description": "Demo e-commerce API of SmartShop Stack.",
         },
         "paths": paths,
-        "components": {"schemas": SCHEMAS},
+        "components": {"schemas": SCHEMAS, "securitySchemes": SECURITY_SCHEMES},
     }

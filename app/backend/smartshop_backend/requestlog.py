@@ -10,6 +10,8 @@ import time
 from flask import Flask, g, request
 
 access = logging.getLogger("smartshop.access")
+# Metric labels come from fixed sets only: any other method (a scanner's PROPFIND, garbage) is "other".
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class JSONFormatter(logging.Formatter):
@@ -47,13 +49,14 @@ def install(app: Flask) -> None:
         elapsed = time.perf_counter() - g.get("smartshop_started", time.perf_counter())
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
         status = str(response.status_code)
-        metrics.requests.labels(request.method, route, status).inc()
-        metrics.latency.labels(request.method, route, status).observe(elapsed)
+        method = request.method if request.method in METHODS else "other"
+        metrics.requests.labels(method, route, status).inc()
+        metrics.latency.labels(method, route, status).observe(elapsed)
         access.info(
             "request",
             extra={
                 "fields": {
-                    "method": request.method,
+                    "method": request.method[:16],
                     "route": route,
                     "path": request.path,
                     "status": response.status_code,

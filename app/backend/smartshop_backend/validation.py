@@ -4,6 +4,7 @@ request schemas (openapi.py), so what is documented is what is checked."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,9 @@ class Field:
         return schema
 
 
+# Control characters, zero-width and bidirectional overrides: they forge log lines and make a name
+# display as another (a "trojan source" spoof) in the console.
+UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean"}
 
 
@@ -91,21 +95,21 @@ def body(fields: dict[str, Field]) -> dict[str, Any]:
     else:
         if request.mimetype not in ("application/json", "") and not request.mimetype.endswith("+json"):
             raise APIError(f"body must be JSON (Content-Type application/json), got {request.mimetype}", 415)
-        data = request.get_json(silent=True, force=True)
-        if data is None and raw.strip() != b"null":
-            raise APIError("body is not valid JSON", 400)
-        if data is None:
-            data = {}
+        try:
+            data = json.loads(raw)
+        except RecursionError:
+            raise APIError("body is nested too deeply", 400) from None
+        except ValueError:  # UnicodeDecodeError is one
+            raise APIError("body is not valid JSON", 400) from None
     if not isinstance(data, dict):
         raise APIError("body must be a JSON object", 400)
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise Invalid(f"unknown field '{unknown[0]}'", field=unknown[0])
     for name, spec in fields.items():
-        if name not in data or data[name] is None:
+        if name not in data:  # null is not absent: it is checked (and refused) like any wrong value
             if spec.required:
                 raise Invalid(f"field '{name}' is required", field=name)
-            data.pop(name, None)
             continue
         _check(name, data[name], spec)
     return data
@@ -124,6 +128,8 @@ def _check(name: str, value: Any, spec: Field) -> None:
         raise Invalid(f"field '{name}' must be at least {spec.minimum}", field=name)
     if spec.maximum is not None and value > spec.maximum:
         raise Invalid(f"field '{name}' must be at most {spec.maximum}", field=name)
+    if isinstance(value, str) and UNPRINTABLE.search(value):
+        raise Invalid(f"field '{name}' must not contain control or direction-override characters", field=name)
     if spec.max_length is not None and len(value) > spec.max_length:
         raise Invalid(f"field '{name}' must be at most {spec.max_length} characters", field=name)
     if spec.pattern is not None and not re.fullmatch(spec.pattern, value):
@@ -137,7 +143,7 @@ def _kind_name(kinds: tuple[type, ...]) -> str:
 
 def query_int(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(raw)
@@ -150,7 +156,7 @@ def query_int(name: str, default: int, low: int, high: int) -> int:
 
 def query_choice(name: str, choices: tuple[str, ...]) -> str | None:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     if raw not in choices:
         raise APIError(f"query parameter '{name}' must be one of {', '.join(choices)}", 400, field=name)

@@ -17,6 +17,10 @@ from smartshop_backend.config import Settings
 from smartshop_backend.migrate import migrate
 
 CONTAINER = "smartshop-test-mariadb"
+# The operator's credentials of the test app (the roles generate them per host).
+OPERATOR_TOKEN = secrets.token_urlsafe(32)
+SCRAPE_PASSWORD = secrets.token_urlsafe(24)
+OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 
 
 @pytest.fixture(scope="session")
@@ -91,6 +95,8 @@ def settings(mariadb) -> Settings:
         migrator_user="smartshop_migrator",
         migrator_password=migrator_password,
         pool_size=16,
+        operator_token=OPERATOR_TOKEN,
+        scrape_password=SCRAPE_PASSWORD,
     )
 
 
@@ -109,4 +115,13 @@ def app(migrated):
 
 @pytest.fixture
 def client(app):
+    """The operator: every route answers (operator routes too)."""
+    test_client = app.test_client()
+    test_client.environ_base["HTTP_AUTHORIZATION"] = OPERATOR["Authorization"]
+    return test_client
+
+
+@pytest.fixture
+def anonymous(app):
+    """Anyone who reaches the API: no credential."""
     return app.test_client()

@@ -389,3 +389,100 @@ def test_migrations_are_idempotent_and_recorded(migrated, mariadb):
         cur.execute("SELECT version FROM schema_migrations ORDER BY version")
         assert [row[0] for row in cur.fetchall()] == [m.version for m in available()]
     conn.close()
+
+
+# -- who may call what (issue "Secure on a real network") -----------------------------------
+
+OPERATOR_ROUTES = [
+    ("get", "/api/errors/404"),
+    ("get", "/api/errors/500"),
+    ("post", "/api/errors/custom"),
+    ("get", "/api/users"),
+    ("get", "/metrics"),
+]
+
+
+@pytest.mark.parametrize(("method", "url"), OPERATOR_ROUTES)
+def test_operator_routes_refuse_anyone_without_the_token_and_do_nothing(anonymous, client, method, url):
+    before = stats(client)["activities_last_hour"]
+    for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"}, {"Authorization": "Basic !!"}):
+        r = getattr(anonymous, method)(url, headers=headers)
+        assert r.status_code == 401, (url, headers, r.status_code)
+        assert "token" in r.get_json()["error"] or "credentials" in r.get_json()["error"]
+        assert r.headers["WWW-Authenticate"].split()[0] in ("Bearer", "Basic")
+    assert stats(client)["activities_last_hour"] == before  # no error was logged, nobody paged
+
+
+def test_metrics_take_the_scrape_credentials(anonymous):
+    from .conftest import SCRAPE_PASSWORD
+
+    assert anonymous.get("/metrics", auth=("prometheus", SCRAPE_PASSWORD)).status_code == 200
+    assert anonymous.get("/metrics", auth=("prometheus", SCRAPE_PASSWORD + "x")).status_code == 401
+    assert anonymous.get("/metrics", auth=("admin", SCRAPE_PASSWORD)).status_code == 401
+
+
+def test_the_shop_stays_public_and_a_requested_payment_outcome_is_the_operators(anonymous):
+    user = new_user(anonymous)
+    assert anonymous.post(f"/api/users/login/{user['id']}").status_code == 200
+    order = new_order(anonymous, user["id"])
+    to_processing(anonymous, order["id"])
+    forced = anonymous.post(f"/api/payments/process/{order['id']}", json={"status": "success"})
+    assert forced.status_code == 401 and "operator token" in forced.get_json()["error"]
+    paid = anonymous.post(f"/api/payments/process/{order['id']}")
+    assert paid.status_code == 201 and paid.get_json()["status"] in ("success", "failed")
+
+
+def test_the_document_says_which_routes_need_which_credential(anonymous):
+    doc = anonymous.get("/api/openapi.json").get_json()
+    assert set(doc["components"]["securitySchemes"]) == {"operatorToken", "scrapeBasic"}
+    assert doc["paths"]["/api/errors/500"]["get"]["security"] == [{"operatorToken": []}]
+    assert doc["paths"]["/metrics"]["get"]["security"] == [{"scrapeBasic": []}, {"operatorToken": []}]
+    assert doc["paths"]["/api/payments/process/{order_id}"]["post"]["security"] == [{}, {"operatorToken": []}]
+    assert "security" not in doc["paths"]["/api/users/create"]["post"]
+
+
+# -- hostile input ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("depth", [1_000, 10_000])
+def test_deeply_nested_json_is_a_400_or_413_and_changes_nothing(client, depth):
+    before = stats(client)["total_users"]
+    r = client.post("/api/users/create", data="[" * depth + "]" * depth, content_type="application/json")
+    assert r.status_code in (400, 413), r.status_code
+    assert "Traceback" not in r.get_data(as_text=True)
+    assert stats(client)["total_users"] == before
+
+
+@pytest.mark.parametrize(
+    "url", ["/api/users/" + "9" * 25, "/api/orders/" + "1" * 20, "/api/users/" + "9" * 5000, "/api/users/-1"]
+)
+def test_ids_outside_the_documented_range_are_404_never_5xx(client, url):
+    assert client.get(url).status_code == 404
+
+
+def test_an_offset_beyond_its_cap_is_a_400(client):
+    r = client.get("/api/users?offset=100000000000")
+    assert r.status_code == 400 and r.get_json()["field"] == "offset"
+
+
+def test_an_unknown_method_is_a_405_and_adds_no_metric_series(client):
+    r = client.open("/api/stats", method="PROPFIND")
+    assert r.status_code == 405
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'method="PROPFIND"' not in text
+    assert 'method="other"' in text
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"username": "bob\u202egnp"},  # right-to-left override: displays as another name
+        {"email": "eve\u200b@example.org"},  # zero-width space
+        {"email": "mallory@example.org\n[high] forged log line"},
+        {"email": "x\x00y@example.org"},
+    ],
+)
+def test_names_and_emails_with_control_or_direction_characters_are_refused(client, payload):
+    r = client.post("/api/users/create", json=payload)
+    assert r.status_code == 422
+    assert r.get_json()["field"] == next(iter(payload))

@@ -13,6 +13,7 @@ def hammer(app, n: int, method: str, url: str, **kwargs) -> list:
 
     def worker(i: int) -> None:
         client = app.test_client()
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {app.config['SMARTSHOP_SETTINGS'].operator_token}"
         barrier.wait()
         response = getattr(client, method)(url, **kwargs)
         results[i] = (response.status_code, response.get_json())

@@ -48,9 +48,11 @@ def test_database_down_gives_503_then_recovers(outage_server):
         migrator_user="root",
         migrator_password="outage-root-password",
         connect_timeout=2,
+        operator_token="outage-operator-token-0123456789",
     )
     migrate(settings)
     client = create_app(settings).test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = "Bearer outage-operator-token-0123456789"
     assert client.post("/api/users/create").status_code == 201
 
     container.stop(timeout=10)

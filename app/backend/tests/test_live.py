@@ -15,6 +15,8 @@ import pytest
 import requests
 from testing.stack import free_port
 
+from .conftest import OPERATOR, OPERATOR_TOKEN, SCRAPE_PASSWORD
+
 BACKEND = Path(__file__).resolve().parent.parent
 
 
@@ -32,6 +34,8 @@ def live_server(migrated, tmp_path_factory):
         "SMARTSHOP_DB_PASSWORD": migrated.db_password,
         "SMARTSHOP_BIND": f"127.0.0.1:{port}",
         "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
+        "SMARTSHOP_OPERATOR_TOKEN": OPERATOR_TOKEN,
+        "SMARTSHOP_SCRAPE_PASSWORD": SCRAPE_PASSWORD,
     }
     gunicorn = Path(sys.executable).with_name("gunicorn")
     with log_path.open("w") as log:
@@ -64,7 +68,8 @@ def test_metrics_add_up_across_workers(live_server):
         for _ in range(60):
             # new connections spread requests over both workers
             requests.get(f"{base}/api/products", timeout=5)
-        text = s.get(f"{base}/metrics", timeout=5).text
+        assert s.get(f"{base}/metrics", timeout=5).status_code == 401
+        text = s.get(f"{base}/metrics", auth=("prometheus", SCRAPE_PASSWORD), timeout=5).text
     match = re.search(r'smartshop_http_requests_total\{method="GET",route="/api/products",status="200"\} (\S+)', text)
     assert match and float(match.group(1)) == 60.0
     pids = set(re.findall(r'pid="(\d+)"', text))
@@ -85,8 +90,9 @@ def test_one_json_log_line_per_request(live_server):
 
 
 def test_fuzz_no_server_errors_and_true_to_the_document(live_server, tmp_path):
-    """schemathesis, from the app's own OpenAPI document, positive and negative data:
-    no 5xx (except /api/errors/500, excluded), and every answer true to the document."""
+    """schemathesis, from the app's own OpenAPI document, positive and negative data, as the
+    operator: no 5xx (except /api/errors/500, excluded), every answer true to the document, invalid
+    data rejected, and the operator routes refused without the token."""
     junit = tmp_path / "schemathesis.xml"
     cli = Path(sys.executable).with_name("schemathesis")
     result = subprocess.run(
@@ -95,7 +101,10 @@ def test_fuzz_no_server_errors_and_true_to_the_document(live_server, tmp_path):
             "run",
             f"{live_server['url']}/api/openapi.json",
             "--checks",
-            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,"
+            "negative_data_rejection,ignored_auth",
+            "--header",
+            f"Authorization: {OPERATOR['Authorization']}",
             "--exclude-path",
             "/api/errors/500",
             "--max-examples",

@@ -10,6 +10,7 @@ import shutil
 import pytest
 import requests
 from playwright.sync_api import Page, expect, sync_playwright
+from testing.stack import wait_healthy
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
@@ -34,7 +35,8 @@ def browser():
 
 @pytest.fixture
 def page(browser, app_stack):
-    context = browser.new_context()
+    username, password = app_stack["console_login"]
+    context = browser.new_context(http_credentials={"username": username, "password": password})
     page = context.new_page()
     page.errors = []  # type: ignore[attr-defined]
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
@@ -66,12 +68,72 @@ def order_row(page: Page, order_id: str):
 
 
 def test_security_headers_and_same_origin_api(app_stack):
-    r = requests.get(app_stack["console"], timeout=5)
+    r = requests.get(app_stack["console"], auth=app_stack["console_login"], timeout=5)
     assert "default-src 'self'" in r.headers["Content-Security-Policy"]
     assert r.headers["X-Content-Type-Options"] == "nosniff"
-    api = requests.get(f"{app_stack['console']}/api/stats", timeout=5)
+    api = requests.get(f"{app_stack['console']}/api/stats", auth=app_stack["console_login"], timeout=5)
     assert api.status_code == 200
     assert "Access-Control-Allow-Origin" not in api.headers
+
+
+@pytest.mark.parametrize("path", ["/", "/index.html", "/config.json", "/api/stats", "/api/errors/500"])
+def test_the_console_asks_for_its_login(app_stack, path):
+    for auth in (None, ("admin", "wrong-password"), ("root", app_stack["console_login"][1])):
+        r = requests.get(f"{app_stack['console']}{path}", auth=auth, timeout=5)
+        assert r.status_code == 401, (path, auth, r.status_code)
+        assert r.headers["WWW-Authenticate"].startswith("Basic")
+    assert requests.get(f"{app_stack['console']}/healthz", timeout=5).status_code == 200  # the healthcheck
+
+
+def test_the_console_adds_the_operator_token_so_the_browser_never_holds_it(app_stack, browser):
+    """After the login, nginx calls the operator routes with the token; the page never sees it."""
+    r = requests.get(f"{app_stack['console']}/api/users?limit=1", auth=app_stack["console_login"], timeout=5)
+    assert r.status_code == 200 and "users" in r.json()
+    assert app_stack["operator_token"] not in r.text
+    username, password = app_stack["console_login"]
+    context = browser.new_context(http_credentials={"username": username, "password": password})
+    page = context.new_page()
+    bodies: list[str] = []
+    page.on("response", lambda response: bodies.append(response.text() if response.ok else ""))
+    page.goto(app_stack["console"])
+    expect(page.get_by_test_id("api-status")).to_have_text("API OK")
+    page.wait_for_load_state("networkidle")
+    assert bodies and not any(app_stack["operator_token"] in body for body in bodies)
+    context.close()
+
+
+def test_the_public_api_port_hides_metrics_and_guards_operator_routes(app_stack):
+    api = app_stack["api"]
+    assert requests.get(f"{api}/api/stats", timeout=5).status_code == 200  # the shop stays public
+    metrics = requests.get(f"{api}/metrics", headers=app_stack["operator"], timeout=5)
+    assert metrics.status_code == 404 and metrics.json()["error"]
+    assert requests.get(f"{api}/api/errors/500", timeout=5).status_code == 401
+    assert requests.get(f"{api}/api/errors/500", headers=app_stack["operator"], timeout=5).status_code == 500
+
+
+def test_writes_beyond_the_per_client_rate_get_429_and_reads_do_not(app_stack, docker_client, images):
+    """A console whose write limit is 1/s with a burst of 2, in front of the same replicas."""
+    backends = " ".join(f"{c.name}:8000" for c in app_stack["containers"] if "-backend-" in c.name)
+    limited = docker_client.containers.run(
+        images["frontend"],
+        name="smartshop-test-frontend-limited",
+        detach=True,
+        network=app_stack["network"],
+        environment={"SMARTSHOP_BACKENDS": backends, "SMARTSHOP_WRITE_RATE": "1", "SMARTSHOP_WRITE_BURST": "2"},
+        ports={"8000/tcp": ("127.0.0.1", None)},
+    )
+    try:
+        wait_healthy(limited)
+        limited.reload()
+        api = f"http://127.0.0.1:{limited.ports['8000/tcp'][0]['HostPort']}"
+        statuses = [requests.post(f"{api}/api/errors/custom", timeout=5).status_code for _ in range(6)]
+        assert statuses.count(429) >= 3, statuses  # the burst of 2 (and at most 1 refill) got through
+        refused = requests.post(f"{api}/api/errors/custom", timeout=5)
+        assert refused.status_code == 429 and refused.json()["status"] == 429
+        assert refused.headers["Retry-After"] == "1"
+        assert all(requests.get(f"{api}/api/stats", timeout=5).status_code == 200 for _ in range(6))
+    finally:
+        limited.remove(force=True)
 
 
 def test_links_to_grafana_and_prometheus(page):

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import sys
+from pathlib import Path
 
 # Locust patches the standard library for gevent when imported: it must come before the rest.
 import locust  # noqa: F401
@@ -73,6 +74,21 @@ def add_traffic_options(parser: argparse.ArgumentParser) -> None:
         help="serve GET /status, POST /rate and GET /metrics on this port (0: off)",
     )
     parser.add_argument("--control-bind", default=env("SMARTSHOP_SIM_CONTROL_BIND", "127.0.0.1"))
+    parser.add_argument(
+        "--operator-token-file",
+        default=env("SMARTSHOP_OPERATOR_TOKEN_FILE"),
+        help="file holding the API's operator token (requested payment outcomes, error injection, POST /rate);"
+        " or set SMARTSHOP_OPERATOR_TOKEN",
+    )
+
+
+def operator_token(args: argparse.Namespace) -> str | None:
+    if getattr(args, "operator_token_file", None):
+        try:
+            return Path(args.operator_token_file).read_text(encoding="utf-8").strip() or None
+        except OSError as exc:
+            raise ValueError(f"--operator-token-file {args.operator_token_file}: {exc.strerror}") from exc
+    return os.environ.get("SMARTSHOP_OPERATOR_TOKEN") or None
 
 
 def config_from(args: argparse.Namespace) -> Config:
@@ -84,10 +100,18 @@ def config_from(args: argparse.Namespace) -> Config:
         error_rate=args.error_rate,
         seed=args.seed,
         probe_path=getattr(args, "probe_path", None),
+        operator_token=operator_token(args),
     )
     if args.weights:
         config.weights = args.weights
     config.validate()
+    if config.operator_token is None and not config.probe_path:
+        print(
+            "smartshop-simulator: no operator token (--operator-token-file or SMARTSHOP_OPERATOR_TOKEN): payments"
+            " follow the API's own success ratio and no error is injected",
+            file=sys.stderr,
+        )
+        config.error_rate = 0.0
     return config
 
 

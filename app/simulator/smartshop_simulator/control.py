@@ -1,12 +1,14 @@
 """A small HTTP endpoint beside a running simulation: its figures, its rate, its metrics.
 
 GET  /status   the live figures (JSON)
-POST /rate     {"rate": 200} (or {"rate": null} for no limit): change the rate now
+POST /rate     {"rate": 200} (or {"rate": null} for no limit): change the rate now; needs the API's
+               operator token (Authorization: Bearer <token>), the one the simulator runs with
 GET  /metrics  Prometheus exposition: requested and achieved rate, requests, errors, created objects
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 
 from gevent.pywsgi import WSGIServer
@@ -75,6 +77,11 @@ class ControlServer:
         if path == "/status" and method == "GET":
             return self._json(start_response, 200, self.simulation.snapshot())
         if path == "/rate" and method == "POST":
+            token = self.simulation.config.operator_token
+            given = environ.get("HTTP_AUTHORIZATION", "")
+            if not token or not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                needs = "POST /rate needs the operator token (Authorization: Bearer <token>)"
+                return self._json(start_response, 401, {"error": needs})
             try:
                 size = min(int(environ.get("CONTENT_LENGTH") or 0), 4096)
                 body = json.loads(environ["wsgi.input"].read(size) or b"{}")
@@ -93,6 +100,6 @@ class ControlServer:
 
     @staticmethod
     def _reply(start_response, status: int, body: bytes, content_type: str):
-        reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}[status]
+        reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"}[status]
         start_response(f"{status} {reason}", [("Content-Type", content_type), ("Content-Length", str(len(body)))])
         return [body]

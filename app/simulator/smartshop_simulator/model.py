@@ -29,6 +29,13 @@ class Config:
     seed: int | None = None
     probe_path: str | None = None  # benchmark mode: every request is GET probe_path (expects 200)
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    # The API's operator token: requested payment outcomes and error injection need it. Without
+    # one, payments follow the API's own ratio and no error is injected.
+    operator_token: str | None = field(default=None, repr=False)
+
+    @property
+    def operator_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.operator_token}"} if self.operator_token else {}
 
     def validate(self) -> None:
         if self.rate is not None and not 0 < self.rate <= 100_000:

@@ -125,8 +125,10 @@ class ShopperUser(FastHttpUser):
             return
         step = NEXT_STEP[self.shopper.orders[order_id]]
         if step == "pay":
-            outcome = self.shopper.payment_outcome()
-            payment = self.call("pay", "POST", f"/api/payments/process/{order_id}", 201, json={"status": outcome})
+            # a requested outcome is the operator's (the success ratio applies); otherwise the API decides
+            requested = {"json": {"status": self.shopper.payment_outcome()}} if self.config.operator_token else {}
+            url = f"/api/payments/process/{order_id}"
+            payment = self.call("pay", "POST", url, 201, headers=self.config.operator_headers, **requested)
             if payment:
                 self.tally.payments[payment["status"]] += 1
                 self._settle(order_id, payment["order_status"])
@@ -157,10 +159,17 @@ class ShopperUser(FastHttpUser):
         self.call("activity", "GET", "/api/activity?limit=20", 200)
 
     def _error_404(self) -> None:
-        self.call("error_404", "GET", "/api/errors/404", 404)
+        self.call("error_404", "GET", "/api/errors/404", 404, headers=self.config.operator_headers)
 
     def _error_500(self) -> None:
-        self.call("error_500", "GET", "/api/errors/500", 500)
+        self.call("error_500", "GET", "/api/errors/500", 500, headers=self.config.operator_headers)
 
     def _error_custom(self) -> None:
-        self.call("error_custom", "POST", "/api/errors/custom", 400, json={"message": "simulated", "level": "high"})
+        self.call(
+            "error_custom",
+            "POST",
+            "/api/errors/custom",
+            400,
+            json={"message": "simulated", "level": "high"},
+            headers=self.config.operator_headers,
+        )

@@ -32,6 +32,7 @@ def run(*args: str, timeout: float = 120) -> tuple[int, dict | None, str]:
 
 @pytest.fixture(scope="module")
 def api(app_stack) -> str:
+    ENV["SMARTSHOP_OPERATOR_TOKEN"] = app_stack["operator_token"]  # as the simulator role gives it
     return app_stack["backend_direct"]
 
 
@@ -68,6 +69,38 @@ def test_thirty_second_run_at_a_fixed_rate(api):
     assert after["total_users"] - before["total_users"] == summary["users_created"]
     assert after["total_success_payments"] - before["total_success_payments"] == summary["payments"]["success"]
     assert after["total_failed_payments"] - before["total_failed_payments"] == summary["payments"]["failed"]
+
+
+def test_without_the_operator_token_payments_follow_the_api_and_no_error_is_injected(api):
+    env = {key: value for key, value in ENV.items() if key != "SMARTSHOP_OPERATOR_TOKEN"}
+    result = subprocess.run(
+        [
+            *CMD,
+            "run",
+            "--host",
+            api,
+            "--rate",
+            "40",
+            "--duration",
+            "8",
+            "--seed",
+            "3",
+            "--error-rate",
+            "0.2",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=SIMULATOR,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no operator token" in result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["failures_by_code"] == {}, summary  # no 401: nothing needing the token was sent
+    assert summary["error_rate"] == 0, summary
+    assert sum(summary["payments"].values()) > 0, summary
 
 
 def test_same_seed_same_traffic(api):
@@ -116,8 +149,14 @@ def test_rate_changes_at_runtime_through_the_control_endpoint(api):
         time.sleep(4)
         slow = requests.get(f"{control}/status", timeout=2).json()
         assert abs(slow["achieved_rps"] - 20) <= 4, slow
-        assert requests.post(f"{control}/rate", json={"rate": 80}, timeout=2).json() == {"requested_rps": 80.0}
-        assert requests.post(f"{control}/rate", json={"rate": "fast"}, timeout=2).status_code == 400
+        operator = {"Authorization": f"Bearer {ENV['SMARTSHOP_OPERATOR_TOKEN']}"}
+        for headers in ({}, {"Authorization": "Bearer not-the-token"}):
+            refused = requests.post(f"{control}/rate", json={"rate": 1000}, headers=headers, timeout=2)
+            assert refused.status_code == 401 and "operator token" in refused.json()["error"]
+        assert requests.get(f"{control}/status", timeout=2).json()["requested_rps"] == 20.0
+        changed = requests.post(f"{control}/rate", json={"rate": 80}, headers=operator, timeout=2)
+        assert changed.json() == {"requested_rps": 80.0}
+        assert requests.post(f"{control}/rate", json={"rate": "fast"}, headers=operator, timeout=2).status_code == 400
         time.sleep(5)
         fast = requests.get(f"{control}/status", timeout=2).json()
         assert fast["requested_rps"] == 80.0

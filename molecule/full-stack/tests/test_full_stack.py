@@ -20,6 +20,13 @@ API = "http://127.0.0.1:28000"
 CONSOLE = "http://127.0.0.1:23000"
 ROOT = Path(__file__).resolve().parents[3]
 DASHBOARDS = ROOT / "roles" / "grafana" / "files" / "dashboards"
+SECRETS = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "secrets" / "instance"
+
+
+def secret(name: str) -> str:
+    return (SECRETS / name).read_text().strip()
+
+
 EXPECTED = {
     "mysql",
     "backend-1",
@@ -66,6 +73,47 @@ def test_every_container_is_healthy_restartable_rotated_and_private(host, field)
         else:
             for bindings in (c["HostConfig"]["PortBindings"] or {}).values():
                 assert all(b["HostIp"] == "127.0.0.1" for b in bindings), name
+
+
+# Capabilities a container of the stack may be given back, and why. None needs one today: every
+# process runs as an unprivileged user and binds ports above 1024.
+ALLOWED_CAPABILITIES: dict[str, set[str]] = {}
+# What may be written outside volumes: tmpfs mounts only, and the writable paths each needs.
+WRITABLE = {
+    "mysql": {"/tmp"},  # noqa: S108 - a path inside the container (/run/mysqld is a bind mount)
+    "frontend": {"/run/smartshop"},
+}
+
+
+@pytest.mark.parametrize("field", ["capabilities", "privileges", "root-filesystem", "limits", "user"])
+def test_every_container_runs_with_the_least_it_needs(host, field):
+    """Issue "Secure on a real network", containers: checked on what the engine reports."""
+    for c in containers(host):
+        name, hc = c["Name"], c["HostConfig"]
+        component = c["Config"]["Labels"]["com.smartshop.component"]
+        if field == "capabilities":
+            assert hc["CapDrop"] == ["ALL"], name
+            assert set(hc["CapAdd"] or []) <= ALLOWED_CAPABILITIES.get(component, set()), name
+            status = host.run(f"docker exec {c['Id']} grep CapEff /proc/1/status").stdout.split()
+            assert status == ["CapEff:", "0000000000000000"], (name, status)
+        elif field == "privileges":
+            assert "no-new-privileges" in (hc["SecurityOpt"] or []), name
+            assert hc["Privileged"] is False, name
+        elif field == "root-filesystem":
+            assert hc["ReadonlyRootfs"] is True, name
+            assert set(hc["Tmpfs"] or {}) >= WRITABLE.get(component, set()), name
+            probe = host.run(f"docker exec {c['Id']} touch /probe-read-only")
+            assert probe.rc != 0 and "Read-only file system" in probe.stderr, (name, probe.stderr)
+        elif field == "limits":
+            assert hc["Memory"] > 0 and hc["PidsLimit"] > 0, name
+        else:
+            uid = host.run(f"docker exec {c['Id']} id -u").stdout.strip()
+            assert uid and uid != "0", (name, uid)
+
+
+def test_mariadb_gets_time_to_shut_down_cleanly(host):
+    mysql = next(c for c in containers(host) if c["Name"].endswith("-mysql"))
+    assert mysql["Config"]["StopTimeout"] >= 30
 
 
 def test_every_prometheus_target_is_up():
@@ -117,6 +165,28 @@ def test_api_answers_the_seed_json_through_nginx():
     assert stats["total_users"] > 0  # the simulator service has been shopping
 
 
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (CONSOLE, 401),  # the console asks for its login
+        (f"{API}/api/errors/500", 401),  # an anonymous caller cannot page the on-call
+        (f"{API}/api/users", 401),
+        (f"{API}/metrics", 404),  # not served on the public port at all
+    ],
+)
+def test_operator_surfaces_refuse_anonymous_callers(url, expected):
+    assert requests.get(url, timeout=5).status_code == expected
+
+
+def test_generated_credentials_are_files_the_owner_alone_reads(host):
+    for name in ("api_operator_token", "console_admin_password", "scrape_password", "mysql_root_password"):
+        assert (SECRETS / name).stat().st_mode & 0o077 == 0, name
+    for c in containers(host):
+        env = " ".join(c["Config"]["Env"] or [])
+        for name in ("api_operator_token", "console_admin_password", "scrape_password"):
+            assert secret(name) not in env, (c["Name"], name)  # files, never environment values
+
+
 def test_api_replicas_share_the_load(host):
     text = requests.get(
         f"{PROMETHEUS}/api/v1/query",
@@ -141,7 +211,7 @@ def test_console_works_in_a_real_browser():
                 "--disable-component-update",
             ],
         )
-        page = browser.new_page()
+        page = browser.new_page(http_credentials={"username": "admin", "password": secret("console_admin_password")})
         page.goto(CONSOLE)
         expect(page.get_by_test_id("api-status")).to_have_text("API OK")
         before = int(re.sub(r"\D", "", page.locator('[data-stat="total_users"]').inner_text()) or 0)

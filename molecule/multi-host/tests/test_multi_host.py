@@ -83,7 +83,10 @@ def test_an_order_paid_on_app1_is_stored_on_db1():
     order_id = order["order_id"]
     for step in ("validate", "process"):
         assert requests.post(f"{API}/api/orders/{step}/{order_id}", timeout=5).ok
-    paid = requests.post(f"{API}/api/payments/process/{order_id}", json={"status": "success"}, timeout=5)
+    operator = {"Authorization": f"Bearer {(SECRETS / 'app1' / 'api_operator_token').read_text().strip()}"}
+    paid = requests.post(
+        f"{API}/api/payments/process/{order_id}", json={"status": "success"}, headers=operator, timeout=5
+    )
     assert paid.ok, paid.text
     assert paid.json()["order_status"] == "paid"
 
@@ -122,7 +125,8 @@ def test_the_simulator_on_mon1_shops_on_app1():
 
 @pytest.mark.parametrize("url", [f"http://{ADDRESS['app1']}:3000/", f"{API}/api/health"])
 def test_app1_serves_the_console_and_the_api(url):
-    assert requests.get(url, timeout=5).status_code == 200
+    login = ("admin", (SECRETS / "app1" / "console_admin_password").read_text().strip())
+    assert requests.get(url, auth=login if url.endswith(":3000/") else None, timeout=5).status_code == 200
 
 
 def run_playbook(playbook: str, task: str, *extra: str) -> dict[str, object]:

@@ -5,6 +5,7 @@ import re
 
 from flask import Blueprint, jsonify, request
 
+from ..auth import operator_for_some, require_operator
 from ..domain import PAYMENT_OUTCOMES
 from ..errors import APIError
 from ..openapi import doc, list_schema, ref
@@ -26,12 +27,16 @@ IDEMPOTENCY_KEY = {
 @bp.post("/process/<int:order_id>")
 @doc("Pay an order in processing", "payments", answer=ref("Payment"), status=201, body=PAYMENT_FIELDS,
      headers=(IDEMPOTENCY_KEY,), errors=(404, 409))  # fmt: skip
+@operator_for_some
 def process(order_id: int):
-    """Pay an order. A requested status is honoured; otherwise PAYMENT_SUCCESS_RATIO decides.
+    """Pay an order. A requested status is honoured (operator token only: forcing outcomes is a test
+    tool); otherwise PAYMENT_SUCCESS_RATIO decides.
 
     With an Idempotency-Key header, a retry returns the first answer and writes nothing new.
     """
     data = body(PAYMENT_FIELDS)
+    if data.get("status") is not None:
+        require_operator("a payment with a requested status")
     key = request.headers.get("Idempotency-Key")
     if key is not None and not KEY.fullmatch(key):
         raise APIError("Idempotency-Key must be 1 to 128 visible ASCII characters", 400, field="Idempotency-Key")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify
 
+from ..auth import scraper_or_operator
 from ..metrics import exposition
 from ..openapi import doc, document
 from .context import db
@@ -49,6 +50,7 @@ def health():
 
 @bp.get("/metrics")
 @doc("Prometheus exposition", "service", answer={"type": "string"}, content_type="text/plain", database=False)
+@scraper_or_operator
 def metrics():
     def read_stats():
         with db().transaction() as cur:

@@ -1,10 +1,12 @@
-"""Errors on purpose, to exercise monitoring: the only place a 500 is ever answered."""
+"""Errors on purpose, to exercise monitoring: the only place a 500 is ever answered. Operator only:
+an anonymous caller must not be able to page the on-call."""
 
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
 from .. import domain
+from ..auth import operator_only
 from ..openapi import doc, ref
 from ..validation import Field, body
 from .context import metrics, run, shop
@@ -24,6 +26,7 @@ def _log(level: str, message: str) -> None:
 @bp.get("/404")
 @doc("A 404 on purpose", "errors", responses={"404": {"description": "Simulated 404", "content": {
     "application/json": {"schema": ref("Error")}}}})  # fmt: skip
+@operator_only
 def not_found():
     metrics().simulated_errors.labels(code="404").inc()
     _log("medium", "Simulated error 404")
@@ -33,6 +36,7 @@ def not_found():
 @bp.get("/500")
 @doc("A 500 on purpose (the only one)", "errors", responses={"500": {"description": "Simulated server error",
      "content": {"application/json": {"schema": ref("Error")}}}})  # fmt: skip
+@operator_only
 def server_error():
     metrics().simulated_errors.labels(code="500").inc()
     _log("high", "Simulated error 500")
@@ -42,6 +46,7 @@ def server_error():
 @bp.post("/custom")
 @doc("A 4xx of your choice on purpose", "errors", body=CUSTOM_FIELDS, responses={"4XX": {
      "description": "The error asked for", "content": {"application/json": {"schema": ref("Error")}}}})  # fmt: skip
+@operator_only
 def custom():
     data = body(CUSTOM_FIELDS)
     code = data.get("code", 400)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from ..auth import operator_only
 from ..openapi import doc, list_schema, ref
 from ..validation import LIMIT, OFFSET, Field, body
 from .context import run, shop
@@ -27,6 +28,7 @@ def create():
 
 @bp.get("")
 @doc("Users, newest first", "users", answer=list_schema("users", "User"), query=(LIMIT, OFFSET), errors=(400,))
+@operator_only
 def listing():
     limit, offset = LIMIT.get(), OFFSET.get()
     users = run(lambda cur, ev: shop().list_users(cur, limit, offset))

@@ -1,9 +1,17 @@
 """The frontend role: the console and the API on loopback, nginx balancing over the replicas."""
 
+import os
+from pathlib import Path
+
 import requests
 
 CONSOLE = "http://127.0.0.1:33000"
 API = "http://127.0.0.1:38000"
+SECRETS = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "secrets" / "instance"
+
+
+def login() -> tuple[str, str]:
+    return ("admin", (SECRETS / "console_admin_password").read_text().strip())
 
 
 def test_container(host):
@@ -18,12 +26,25 @@ def test_container(host):
 
 
 def test_console_with_security_headers():
-    r = requests.get(CONSOLE, timeout=5)
+    r = requests.get(CONSOLE, auth=login(), timeout=5)
     assert r.status_code == 200 and "SmartShop" in r.text
     assert "default-src 'self'" in r.headers["Content-Security-Policy"]
-    api = requests.get(f"{CONSOLE}/api/stats", timeout=5)
+    api = requests.get(f"{CONSOLE}/api/stats", auth=login(), timeout=5)
     assert api.status_code == 200 and "total_users" in api.json()
     assert "Access-Control-Allow-Origin" not in api.headers
+
+
+def test_the_console_needs_the_generated_login_and_holds_the_operator_token(host):
+    assert requests.get(CONSOLE, timeout=5).status_code == 401
+    assert requests.get(CONSOLE, auth=("admin", "admin"), timeout=5).status_code == 401
+    # after the login, nginx adds the token: the operator listing answers; on the API port it does not
+    assert requests.get(f"{CONSOLE}/api/users?limit=1", auth=login(), timeout=5).status_code == 200
+    assert requests.get(f"{API}/api/users?limit=1", timeout=5).status_code == 401
+    assert requests.get(f"{API}/metrics", timeout=5).status_code == 404
+    files = host.file(str(SECRETS.parents[1] / "etc" / "mol-frontend-frontend"))
+    assert files.mode == 0o500 and files.uid == 10002
+    htpasswd = host.file(f"{files.path}/console_htpasswd")
+    assert htpasswd.mode == 0o400 and htpasswd.content_string.startswith("admin:$2b$")
 
 
 def test_api_port_balances_over_both_replicas(host):
@@ -32,7 +53,9 @@ def test_api_port_balances_over_both_replicas(host):
     counts = []
     for replica in ("mol-frontend-backend-1", "mol-frontend-backend-2"):
         code = (
-            "import urllib.request, re; t = urllib.request.urlopen('http://127.0.0.1:8000/metrics').read().decode();"
+            "import urllib.request, re; token = open('/run/secrets/operator_token').read().strip();"
+            " t = urllib.request.urlopen(urllib.request.Request('http://127.0.0.1:8000/metrics',"
+            " headers={'Authorization': 'Bearer ' + token})).read().decode();"
             " print(sum(float(v) for v in re.findall("
             'r\'smartshop_http_requests_total{method="POST",route="/api/users/create",status="201"} (\\S+)\', t)))'
         )

@@ -25,6 +25,15 @@ def sql(host, user: str, password_file: str, query: str, database: str = "smarts
     return host.run(cmd)
 
 
+def root_sql(host, query: str, database: str = "smartshop"):
+    """root, as it only may: through the server's socket inside the container."""
+    cmd = (
+        f"docker exec {CONTAINER} mariadb --protocol=socket -uroot "
+        f"-p{shlex.quote(secret('mysql_root_password'))} -N -B {database} -e {shlex.quote(query)}"
+    )
+    return host.run(cmd)
+
+
 @pytest.fixture(scope="module")
 def inspect(host):
     return host.docker(CONTAINER).inspect()
@@ -70,7 +79,7 @@ def test_port_not_reachable_on_other_addresses(host):
 
 
 def test_skip_name_resolve_is_on(host):
-    result = sql(host, "root", "mysql_root_password", "SELECT @@skip_name_resolve")
+    result = root_sql(host, "SELECT @@skip_name_resolve")
     assert result.rc == 0, result.stderr
     assert result.stdout.strip() == "1"
 
@@ -135,18 +144,12 @@ def test_exporter_user_cannot_write(host):
     )
     assert result.rc != 0
     assert "denied" in result.stderr
-    check = sql(host, "root", "mysql_root_password", "SELECT COUNT(*) FROM molecule_marker WHERE id = 3")
+    check = root_sql(host, "SELECT COUNT(*) FROM molecule_marker WHERE id = 3")
     assert check.stdout.strip() == "0"
 
 
 def test_exporter_user_connection_limit(host):
-    result = sql(
-        host,
-        "root",
-        "mysql_root_password",
-        "SELECT max_user_connections FROM mysql.user WHERE user = 'exporter'",
-        database="mysql",
-    )
+    result = root_sql(host, "SELECT max_user_connections FROM mysql.user WHERE user = 'exporter'", database="mysql")
     assert result.stdout.strip() == "3"
 
 
@@ -157,3 +160,22 @@ def test_data_survived_container_removal(host, inspect):
     assert result.stdout.strip() == "survives container removal"
     # and the container really is a new one, younger than the volume's data
     assert inspect["RestartCount"] == 0
+
+
+def test_root_cannot_log_in_over_the_network(host):
+    """Even with the right password: root@localhost only, through the socket."""
+    refused = sql(host, "root", "mysql_root_password", "SELECT 1")
+    assert refused.rc != 0 and "denied" in refused.stderr
+    accounts = root_sql(host, "SELECT host FROM mysql.user WHERE user = 'root'", database="mysql")
+    assert accounts.stdout.split() == ["localhost"]
+
+
+def test_no_client_can_make_the_server_read_files(host):
+    assert root_sql(host, "SELECT @@local_infile").stdout.strip() == "0"
+
+
+def test_the_exporter_reads_no_shop_data(host):
+    refused = sql(host, "exporter", "mysql_exporter_password", "SELECT COUNT(*) FROM molecule_marker")
+    assert refused.rc != 0 and "denied" in refused.stderr
+    grants = sql(host, "exporter", "mysql_exporter_password", "SHOW GRANTS", database="")
+    assert "SELECT ON *.*" not in grants.stdout and "performance_schema" in grants.stdout

@@ -5,8 +5,12 @@ network, the labels teardown finds them by, the restart policy, log rotation, th
 the wait until healthy are written once. It fills those in and hands the result to
 ``community.docker.docker_container``, whose idempotence, check mode and diff it keeps. The named
 volumes a container mounts are created first, with the same labels (``make down PURGE=1`` finds
-them by those). The security options of the containers (capabilities, read-only root, limits)
-belong here too.
+them by those).
+
+Every container runs with the least it needs, and a role cannot forget it: every capability
+dropped (``cap_add`` gives one back, with a comment at the call saying why), ``no-new-privileges``,
+a read-only root filesystem (``tmpfs`` lists where a process must write; ``read_only: false`` is
+the escape hatch), and memory and pids limits, which every running state requires.
 
 States: ``healthy`` (started and waited healthy; the default), ``started``, ``absent``,
 ``completed`` (a one-shot command: run to its end, fail on a non-zero exit, removed after; its
@@ -23,6 +27,10 @@ from ansible.plugins.action import ActionBase
 # Labels every container carries; playbooks/teardown.yml and the tests find the stack by them.
 LABEL_PREFIX = "com.smartshop"
 STATES = ("healthy", "started", "absent", "completed", "restarted")
+# Always set: no capability but those a call adds back, and no gaining privileges through
+# setuid binaries or file capabilities after start.
+CAP_DROP = ["ALL"]
+SECURITY_OPTS = ["no-new-privileges"]
 
 ARGUMENT_SPEC = {
     "name": {"type": "str", "required": True},
@@ -48,9 +56,15 @@ ARGUMENT_SPEC = {
     "healthy_timeout": {"type": "int", "default": 60},
     "log_max_size": {"type": "str", "default": "10m"},
     "log_max_files": {"type": "int", "default": 3},
+    "read_only": {"type": "bool", "default": True},
+    "tmpfs": {"type": "list", "elements": "str", "default": []},
+    "cap_add": {"type": "list", "elements": "str", "default": []},
+    "memory": {"type": "str"},
+    "pids_limit": {"type": "int"},
+    "stop_timeout": {"type": "int"},
 }
 # What every state but absent and restarted needs.
-RUNNING_REQUIRES = ("image", "component", "network")
+RUNNING_REQUIRES = ("image", "component", "network", "memory", "pids_limit")
 
 
 def _env_value(name: str, value: object) -> str:
@@ -100,8 +114,17 @@ def container_args(args: Mapping, project: str) -> dict:
         "log_driver": "json-file",
         "log_options": {"max-size": args["log_max_size"], "max-file": str(args["log_max_files"])},
         "restart": args["restart"],
+        "read_only": args["read_only"],
+        "tmpfs": list(args["tmpfs"]),
+        "cap_drop": list(CAP_DROP),
+        "capabilities": [str(cap).upper() for cap in args["cap_add"]],
+        "security_opts": list(SECURITY_OPTS),
+        "memory": args["memory"],
+        "pids_limit": args["pids_limit"],
     }
-    for optional in ("command", "user", "healthcheck"):
+    if args["pids_limit"] <= 0:
+        raise AnsibleActionFail(f"container {name}: pids_limit must be a positive number, not {args['pids_limit']}")
+    for optional in ("command", "user", "healthcheck", "stop_timeout"):
         if args.get(optional) is not None:
             module[optional] = args[optional]
     if state == "completed":

@@ -49,6 +49,25 @@ options:
   healthy_timeout: {description: Seconds to wait for C(healthy)., type: int, default: 60}
   log_max_size: {description: Size at which the json-file log is rotated., type: str, default: 10m}
   log_max_files: {description: Rotated log files kept., type: int, default: 3}
+  read_only:
+    description: Read-only root filesystem; a process writes only to I(mounts) and I(tmpfs).
+    type: bool
+    default: true
+  tmpfs:
+    description: "C(path:options) tmpfs mounts, where a process must write (C(/tmp:size=64m))."
+    type: list
+    elements: str
+    default: []
+  cap_add:
+    description: Capabilities given back after every one is dropped; say at the call why the process needs each.
+    type: list
+    elements: str
+    default: []
+  memory: {description: Memory limit (C(512m), C(1g)); required for every running state., type: str}
+  pids_limit:
+    description: Most processes and threads the container may have; required for every running state.
+    type: int
+  stop_timeout: {description: Seconds between SIGTERM and SIGKILL on stop (the engine's default is 10)., type: int}
 author: SmartShop Stack
 """
 
@@ -62,6 +81,9 @@ EXAMPLES = r"""
     aliases: [prometheus]
     command: [--config.file=/etc/prometheus/prometheus.yml]
     published_ports: ["127.0.0.1:9090:9090"]
+    memory: 1g
+    pids_limit: 256
+    tmpfs: ["/tmp:size=16m"]
     healthy_timeout: 90
 """
 
