@@ -16,7 +16,7 @@ RATE        ?= 20
 # The API's operator token (make simulate requests payment outcomes and injects errors with it).
 OPERATOR_TOKEN_FILE ?= $(or $(SMARTSHOP_SECRETS_DIR),$(HOME)/.smartshop/secrets)/localhost/api_operator_token
 # Role scenarios in dependency order, then the cross-role scenarios under molecule/.
-ROLES       := docker_host images network mysql backend frontend exporters prometheus alertmanager grafana \
+ROLES       := docker_host images network pki mysql backend frontend exporters prometheus alertmanager grafana \
                simulator
 SCENARIOS   := $(notdir $(wildcard molecule/*))
 

@@ -98,3 +98,20 @@ def test_every_role_uses_the_one_advertise_rule():
         assert "not in ['0.0.0.0'" not in text, f"{defaults}: use smartshop.stack.advertise_address"
         if "_advertise_address:" in text or "_public_url:" in text:
             assert "smartshop.stack.advertise_address(" in text, defaults
+
+
+def test_bcrypt_hash_verifies_and_changes_only_with_the_password_or_context():
+    import bcrypt
+
+    first = _filters.bcrypt_hash("a-generated-password", "node-exporter")
+    assert first.startswith("$2b$10$") and bcrypt.checkpw(b"a-generated-password", first.encode())
+    assert _filters.bcrypt_hash("a-generated-password", "node-exporter") == first  # idempotent files
+    assert _filters.bcrypt_hash("another-password", "node-exporter") != first
+    assert _filters.bcrypt_hash("a-generated-password", "prometheus") != first
+    assert not bcrypt.checkpw(b"a-generated-passwore", first.encode())
+
+
+@pytest.mark.parametrize(("password", "rounds", "message"), [("", 10, "empty"), ("pw", 3, "rounds")])
+def test_bcrypt_hash_refuses_what_it_cannot_hash(password, rounds, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        _filters.bcrypt_hash(password, "x", rounds)

@@ -184,6 +184,7 @@ def _start(stack: Stack, images, names, replicas, backend_env, db_tmpfs) -> None
         wait_healthy(backend)
     # the console's credential files, as the frontend role writes them (bcrypt login, the token)
     stack.secrets_dir = tempfile.mkdtemp(prefix=f"{stack.prefix}-secrets-")
+    os.chmod(stack.secrets_dir, 0o711)  # noqa: S103 - the console's user reaches its files, lists nothing
     login = f"admin:{bcrypt.hashpw(stack.console_password.encode(), bcrypt.gensalt(rounds=10)).decode()}"
     for name, content in (("console_htpasswd", login), ("operator_token", stack.operator_token)):
         path = Path(stack.secrets_dir) / name

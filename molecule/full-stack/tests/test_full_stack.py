@@ -15,7 +15,7 @@ import pytest
 import requests
 
 PROJECT = "mol-stack"
-PROMETHEUS = "http://127.0.0.1:29090"
+PROMETHEUS = "https://127.0.0.1:29090"
 API = "http://127.0.0.1:28000"
 CONSOLE = "http://127.0.0.1:23000"
 ROOT = Path(__file__).resolve().parents[3]
@@ -23,8 +23,20 @@ DASHBOARDS = ROOT / "roles" / "grafana" / "files" / "dashboards"
 SECRETS = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "secrets" / "instance"
 
 
+CA = str(SECRETS.parent / "ca" / "ca.crt")
+
+
 def secret(name: str) -> str:
     return (SECRETS / name).read_text().strip()
+
+
+def prometheus(path: str, **params):
+    """Prometheus' API as its admin: HTTPS checked against the stack's authority, basic auth."""
+    response = requests.get(
+        f"{PROMETHEUS}{path}", params=params, auth=("admin", secret("prometheus_admin_password")), verify=CA, timeout=10
+    )
+    response.raise_for_status()
+    return response.json()
 
 
 EXPECTED = {
@@ -119,7 +131,7 @@ def test_mariadb_gets_time_to_shut_down_cleanly(host):
 def test_every_prometheus_target_is_up():
     deadline = time.monotonic() + 90
     while True:
-        targets = requests.get(f"{PROMETHEUS}/api/v1/targets?state=active", timeout=5).json()["data"]["activeTargets"]
+        targets = prometheus("/api/v1/targets", state="active")["data"]["activeTargets"]
         down = [(t["labels"]["job"], t["labels"]["instance"], t["lastError"]) for t in targets if t["health"] != "up"]
         if targets and not down:
             break
@@ -142,7 +154,7 @@ def test_every_dashboard_query_returns_data():
     while True:
         empty = []
         for name, title, expr in exprs:
-            result = requests.get(f"{PROMETHEUS}/api/v1/query", params={"query": expr}, timeout=10).json()
+            result = prometheus("/api/v1/query", query=expr)
             assert result["status"] == "success", (name, title, result)
             if not result["data"]["result"]:
                 empty.append(f"{name}: {title}")
@@ -153,7 +165,7 @@ def test_every_dashboard_query_returns_data():
 
 
 def test_alert_rules_are_loaded():
-    groups = requests.get(f"{PROMETHEUS}/api/v1/rules", timeout=5).json()["data"]["groups"]
+    groups = prometheus("/api/v1/rules")["data"]["groups"]
     names = {r["name"] for g in groups for r in g["rules"]}
     assert {"TargetDown", "ApiHighErrorRatio", "MySQLDown", "PaymentFailureRatioHigh"} <= names
 
@@ -172,10 +184,29 @@ def test_api_answers_the_seed_json_through_nginx():
         (f"{API}/api/errors/500", 401),  # an anonymous caller cannot page the on-call
         (f"{API}/api/users", 401),
         (f"{API}/metrics", 404),  # not served on the public port at all
+        (f"{PROMETHEUS}/api/v1/targets", 401),
+        ("https://127.0.0.1:29093/api/v2/alerts", 401),  # nobody silences the alerts
+        ("https://127.0.0.1:29104/metrics", 401),
     ],
 )
 def test_operator_surfaces_refuse_anonymous_callers(url, expected):
-    assert requests.get(url, timeout=5).status_code == expected
+    assert requests.get(url, verify=CA, timeout=5).status_code == expected
+
+
+def test_every_web_configuration_passes_promtool(host):
+    """promtool check web-config on the files each control plane reads (TLS and bcrypt users)."""
+    checked = 0
+    for c in containers(host):
+        for arg in c["Args"]:
+            if arg.startswith("--web.config.file="):
+                path = arg.split("=", 1)[1]
+                check = host.run(
+                    f"docker run --rm --network none --user 0 --volumes-from {c['Id']} --entrypoint promtool "
+                    f"{host.docker(PROJECT + '-prometheus').inspect()['Config']['Image']} check web-config {path}"
+                )
+                assert check.rc == 0, (c["Name"], check.stdout, check.stderr)
+                checked += 1
+    assert checked == 4  # prometheus, alertmanager, node_exporter, mysqld_exporter
 
 
 def test_generated_credentials_are_files_the_owner_alone_reads(host):
@@ -188,11 +219,8 @@ def test_generated_credentials_are_files_the_owner_alone_reads(host):
 
 
 def test_api_replicas_share_the_load(host):
-    text = requests.get(
-        f"{PROMETHEUS}/api/v1/query",
-        params={"query": 'sum by (instance) (smartshop_http_requests_total{job="smartshop-backend"})'},
-        timeout=5,
-    ).json()
+    by_replica = 'sum by (instance) (smartshop_http_requests_total{job="smartshop-backend"})'
+    text = prometheus("/api/v1/query", query=by_replica)
     assert len(text["data"]["result"]) == 2
     assert all(float(r["value"][1]) > 0 for r in text["data"]["result"])
 
@@ -250,7 +278,7 @@ def started_at(host, component: str) -> str:
 
 
 def backend_targets() -> int:
-    targets = requests.get(f"{PROMETHEUS}/api/v1/targets?state=active", timeout=5).json()["data"]["activeTargets"]
+    targets = prometheus("/api/v1/targets", state="active")["data"]["activeTargets"]
     return len([t for t in targets if t["labels"]["job"] == "smartshop-backend"])
 
 
@@ -274,7 +302,7 @@ def test_a_scrape_interval_change_reloads_prometheus_without_a_restart(host):
     before = started_at(host, "prometheus")
     try:
         assert converge("prometheus_scrape_interval=7s") == {"Render the configuration"}
-        config = requests.get(f"{PROMETHEUS}/api/v1/status/config", timeout=5).json()["data"]["yaml"]
+        config = prometheus("/api/v1/status/config")["data"]["yaml"]
         assert "scrape_interval: 7s" in config  # reloaded
         assert started_at(host, "prometheus") == before  # not restarted
     finally:
@@ -283,12 +311,13 @@ def test_a_scrape_interval_change_reloads_prometheus_without_a_restart(host):
 
 def test_an_injected_fault_raises_an_alert_in_alertmanager(host):
     """Stop node_exporter: TargetDown fires (for: 1m) and reaches Alertmanager; start it again."""
-    alertmanager = "http://127.0.0.1:29093"
+    alertmanager = "https://127.0.0.1:29093"
+    login = ("admin", secret("alertmanager_admin_password"))
     host.run_test(f"docker stop {PROJECT}-node-exporter")
     try:
         deadline = time.monotonic() + 150
         while True:
-            alerts = requests.get(f"{alertmanager}/api/v2/alerts", timeout=5).json()
+            alerts = requests.get(f"{alertmanager}/api/v2/alerts", auth=login, verify=CA, timeout=5).json()
             down = [a for a in alerts if a["labels"]["alertname"] == "TargetDown" and a["labels"]["job"] == "node"]
             if down:
                 break

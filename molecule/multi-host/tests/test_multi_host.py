@@ -22,10 +22,19 @@ PLACED = {
     "app1": {"backend-1", "backend-2", "frontend", "node-exporter"},
     "mon1": {"prometheus", "alertmanager", "simulator", "node-exporter"},
 }
-PROMETHEUS = f"http://{ADDRESS['mon1']}:9090"
+PROMETHEUS = f"https://{ADDRESS['mon1']}:9090"
 API = f"http://{ADDRESS['app1']}:8000"
 ROOT = Path(__file__).resolve().parents[3]
 SECRETS = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "secrets"
+CA = str(SECRETS / "ca" / "ca.crt")
+
+
+def prometheus(path: str, **params) -> dict:
+    """mon1's Prometheus as its admin, over HTTPS checked against the stack's authority."""
+    login = ("admin", (SECRETS / "mon1" / "prometheus_admin_password").read_text().strip())
+    response = requests.get(f"{PROMETHEUS}{path}", params=params, auth=login, verify=CA, timeout=5)
+    response.raise_for_status()
+    return response.json()
 
 
 def project_containers(host):
@@ -59,7 +68,7 @@ def test_each_host_keeps_to_its_network_and_address(host):
 def test_prometheus_on_mon1_scrapes_every_host():
     deadline = time.monotonic() + 90
     while True:
-        targets = requests.get(f"{PROMETHEUS}/api/v1/targets?state=active", timeout=5).json()["data"]["activeTargets"]
+        targets = prometheus("/api/v1/targets", state="active")["data"]["activeTargets"]
         down = [(t["labels"]["instance"], t["lastError"]) for t in targets if t["health"] != "up"]
         if targets and not down:
             break
@@ -73,6 +82,12 @@ def test_prometheus_on_mon1_scrapes_every_host():
     assert by_job["node"] == {"mh-mon1-node-exporter:9100", f"{ADDRESS['db1']}:9100", f"{ADDRESS['app1']}:9100"}
     assert by_job["simulator"] == {"mh-mon1-simulator:9200"}
     assert by_job["alertmanager"] == {"mh-mon1-alertmanager:9093"}
+
+
+@pytest.mark.parametrize("target", [f"{ADDRESS['db1']}:9104", f"{ADDRESS['db1']}:9100", f"{ADDRESS['app1']}:9100"])
+def test_exporters_across_hosts_serve_tls_with_the_hosts_certificate_and_ask_for_credentials(target):
+    """What crosses hosts is encrypted and authenticated: the certificate names the address."""
+    assert requests.get(f"https://{target}/metrics", verify=CA, timeout=5).status_code == 401
 
 
 def test_an_order_paid_on_app1_is_stored_on_db1():
@@ -107,14 +122,10 @@ def test_the_simulator_on_mon1_shops_on_app1():
     app1's figures and in mon1's Prometheus."""
     deadline = time.monotonic() + 90
     while True:
-        result = requests.get(
-            f"{PROMETHEUS}/api/v1/query",
-            params={"query": 'sum(smartshop_http_requests_total{job="smartshop-backend"})'},
-            timeout=5,
-        ).json()["data"]["result"]
-        achieved = requests.get(
-            f"{PROMETHEUS}/api/v1/query", params={"query": "sum(smartshop_simulator_requests_total)"}, timeout=5
-        ).json()["data"]["result"]
+        result = prometheus("/api/v1/query", query='sum(smartshop_http_requests_total{job="smartshop-backend"})')[
+            "data"
+        ]["result"]
+        achieved = prometheus("/api/v1/query", query="sum(smartshop_simulator_requests_total)")["data"]["result"]
         if result and achieved and float(achieved[0]["value"][1]) > 0:
             break
         assert time.monotonic() < deadline, (result, achieved)

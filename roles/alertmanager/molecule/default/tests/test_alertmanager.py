@@ -1,10 +1,15 @@
 """The alertmanager role: healthy, private, accepts alerts through its API and shows them."""
 
+import os
 import time
+from pathlib import Path
 
 import requests
 
-URL = "http://127.0.0.1:39093"
+URL = "https://127.0.0.1:39093"
+SECRETS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "secrets"
+CA = str(SECRETS / "ca" / "ca.crt")
+ADMIN = ("admin", (SECRETS / "instance" / "alertmanager_admin_password").read_text().strip())
 
 
 def test_container(host):
@@ -13,6 +18,18 @@ def test_container(host):
     assert c["HostConfig"]["PortBindings"] == {"9093/tcp": [{"HostIp": "127.0.0.1", "HostPort": "39093"}]}
     assert {m["Destination"]: m["RW"] for m in c["Mounts"]}["/etc/alertmanager"] is False
     assert host.run("docker exec mol-alertmanager-alertmanager id -u").stdout.strip() == "65534"
+    assert "--cluster.listen-address=" in c["Args"]  # one instance: no gossip port
+    sockets = host.run("docker exec mol-alertmanager-alertmanager cat /proc/net/tcp /proc/net/tcp6").stdout
+    assert ":2386 " not in sockets  # 9094, the cluster port, is not even open
+
+
+def test_nobody_silences_or_reads_alerts_without_the_login():
+    silence = {"matchers": [{"name": "alertname", "value": ".*", "isRegex": True}], "startsAt": "2026-01-01T00:00:00Z",
+               "endsAt": "2099-01-01T00:00:00Z", "createdBy": "intruder", "comment": "mute everything"}  # fmt: skip
+    for auth in (None, ("admin", "wrong-password")):
+        assert requests.post(f"{URL}/api/v2/silences", json=silence, auth=auth, verify=CA, timeout=5).status_code == 401
+        assert requests.get(f"{URL}/api/v2/alerts", auth=auth, verify=CA, timeout=5).status_code == 401
+    assert requests.get(f"{URL}/api/v2/silences", auth=ADMIN, verify=CA, timeout=5).json() == []
 
 
 def test_an_alert_posted_is_kept():
@@ -22,10 +39,11 @@ def test_an_alert_posted_is_kept():
             "annotations": {"summary": "posted by the molecule verifier"},
         }
     ]
-    assert requests.post(f"{URL}/api/v2/alerts", json=alert, timeout=5).status_code == 200
+    assert requests.post(f"{URL}/api/v2/alerts", json=alert, auth=ADMIN, verify=CA, timeout=5).status_code == 200
     deadline = time.monotonic() + 20
     while True:
-        names = {a["labels"]["alertname"] for a in requests.get(f"{URL}/api/v2/alerts", timeout=5).json()}
+        alerts = requests.get(f"{URL}/api/v2/alerts", auth=ADMIN, verify=CA, timeout=5).json()
+        names = {a["labels"]["alertname"] for a in alerts}
         if "MoleculeProbe" in names:
             break
         assert time.monotonic() < deadline, names

@@ -17,10 +17,21 @@ Each role that runs something Prometheus scrapes shares a fact describing its en
 ``remote`` is empty when the ports are not published. A Prometheus reaches the components of its
 own host by name on the stack network, and those of the other hosts through the address and port
 they publish.
+
+bcrypt_hash
+-----------
+The bcrypt hash of a password for a basic-auth file (nginx's htpasswd, the exporter-toolkit web
+configuration of Prometheus, Alertmanager and the exporters), with a salt derived from the password
+and a context, so the file changes only when the password does (a random salt would change it on
+every run, and the run would never be idempotent):
+
+    {{ scrape_password | smartshop.stack.bcrypt_hash('node-exporter') }}
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Iterable, Mapping
 
 from ansible.errors import AnsibleFilterError
@@ -76,6 +87,27 @@ def scrape_targets(hosts: Iterable[str], hostvars: Mapping, fact: str, here: str
     return targets
 
 
+# bcrypt's own base64 alphabet, in the order of the standard one
+_STANDARD_B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_BCRYPT_B64 = b"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def bcrypt_hash(password: str, context: str = "", rounds: int = 10) -> str:
+    """$2b$ bcrypt hash of `password`, its 16-byte salt derived from the password and `context`."""
+    try:
+        import bcrypt
+    except ImportError as exc:
+        raise AnsibleFilterError("bcrypt_hash needs the Python bcrypt library on the controller") from exc
+    if not password:
+        raise AnsibleFilterError("bcrypt_hash: the password is empty")
+    if not 4 <= int(rounds) <= 31:
+        raise AnsibleFilterError(f"bcrypt_hash: rounds must be between 4 and 31, not {rounds}")
+    seed = hashlib.sha256(f"smartshop-bcrypt\0{context}\0{password}".encode()).digest()[:16]
+    encoded = base64.b64encode(seed).rstrip(b"=").translate(bytes.maketrans(_STANDARD_B64, _BCRYPT_B64))
+    salt = b"$2b$%02d$" % int(rounds) + encoded
+    return bcrypt.hashpw(str(password).encode(), salt).decode()
+
+
 class FilterModule:
     def filters(self):
-        return {"advertise_address": advertise_address, "scrape_targets": scrape_targets}
+        return {"advertise_address": advertise_address, "scrape_targets": scrape_targets, "bcrypt_hash": bcrypt_hash}
