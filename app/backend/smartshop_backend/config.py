@@ -32,6 +32,19 @@ def _credential(env: dict[str, str], name: str) -> str:
     return value
 
 
+def connect_args(settings: Settings) -> dict:
+    """PyMySQL arguments every connection of the application shares (TLS when a CA is given)."""
+    return {"ssl": {"ca": settings.db_ssl_ca}} if settings.db_ssl_ca else {}
+
+
+def _readable(env: dict[str, str], name: str) -> str:
+    """A path that must name a readable file when set."""
+    path = env.get(name, "")
+    if path and not os.access(path, os.R_OK):
+        raise ConfigError(f"{name}={path} is not a readable file")
+    return path
+
+
 def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
     raw = env.get(name, str(default))
     try:
@@ -70,6 +83,9 @@ class Settings:
     counter_shards: int = 8
     version: str = "1.0.0"
     operator_token: str = field(default="", repr=False)
+    # CA file to check the database's certificate with; set: every connection is TLS, the server's
+    # name checked (the mysql role requires TLS of the application's accounts)
+    db_ssl_ca: str = ""
     scrape_password: str = field(default="", repr=False)
 
     @classmethod
@@ -91,5 +107,6 @@ class Settings:
             counter_shards=_int(env, "SMARTSHOP_COUNTER_SHARDS", cls.counter_shards, 1, 64),
             version=env.get("SMARTSHOP_VERSION", cls.version),
             operator_token=_credential(env, "SMARTSHOP_OPERATOR_TOKEN"),
+            db_ssl_ca=_readable(env, "SMARTSHOP_DB_SSL_CA"),
             scrape_password=_credential(env, "SMARTSHOP_SCRAPE_PASSWORD"),
         )

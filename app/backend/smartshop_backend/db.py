@@ -12,7 +12,7 @@ import pymysql
 from dbutils.pooled_db import PooledDB
 from pymysql.cursors import DictCursor
 
-from .config import Settings
+from .config import Settings, connect_args
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ class Database:
             write_timeout=30,
             cursorclass=DictCursor,
             init_command="SET time_zone = '+00:00'",
+            **connect_args(settings),
         )
 
     def _connect(self) -> Any:

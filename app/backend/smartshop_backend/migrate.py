@@ -13,7 +13,7 @@ from importlib import resources
 
 import pymysql
 
-from .config import Settings
+from .config import Settings, connect_args
 
 log = logging.getLogger(__name__)
 FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -55,6 +55,7 @@ def migrate(settings: Settings, lock_timeout: int = 60) -> list[int]:
         charset="utf8mb4",
         autocommit=True,
         connect_timeout=settings.connect_timeout,
+        **connect_args(settings),
     )
     applied_now: list[int] = []
     try:

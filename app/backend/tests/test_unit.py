@@ -35,11 +35,25 @@ def test_password_from_file(tmp_path):
         ({"PAYMENT_SUCCESS_RATIO": "most"}, "PAYMENT_SUCCESS_RATIO"),
         ({"SMARTSHOP_DB_PASSWORD_FILE": "/nonexistent/pw"}, "SMARTSHOP_DB_PASSWORD_FILE"),
         ({"SMARTSHOP_DB_PASSWORD": "a", "SMARTSHOP_DB_PASSWORD_FILE": "/x"}, "SMARTSHOP_DB_PASSWORD"),
+        ({"SMARTSHOP_OPERATOR_TOKEN": "short"}, "SMARTSHOP_OPERATOR_TOKEN"),
+        ({"SMARTSHOP_SCRAPE_PASSWORD": " padded-password-123 "}, "SMARTSHOP_SCRAPE_PASSWORD"),
+        ({"SMARTSHOP_DB_SSL_CA": "/nonexistent/ca.pem"}, "SMARTSHOP_DB_SSL_CA"),
     ],
 )
 def test_bad_settings_name_the_variable(env, variable):
     with pytest.raises(ConfigError, match=variable):
         Settings.from_env(env)
+
+
+def test_a_database_ca_makes_every_connection_tls_and_secrets_stay_out_of_repr(tmp_path):
+    from smartshop_backend.config import connect_args
+
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    s = Settings.from_env({"SMARTSHOP_DB_SSL_CA": str(ca), "SMARTSHOP_OPERATOR_TOKEN": "t" * 32})
+    assert connect_args(s) == {"ssl": {"ca": str(ca)}}
+    assert connect_args(Settings.from_env({})) == {}
+    assert "t" * 32 not in repr(s)
 
 
 def test_random_usernames_look_like_the_seed():

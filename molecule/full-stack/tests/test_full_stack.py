@@ -209,13 +209,35 @@ def test_every_web_configuration_passes_promtool(host):
     assert checked == 4  # prometheus, alertmanager, node_exporter, mysqld_exporter
 
 
+GENERATED = [path for path in sorted(SECRETS.glob("*")) if path.is_file() and path.suffix != ".crt"]
+
+
 def test_generated_credentials_are_files_the_owner_alone_reads(host):
-    for name in ("api_operator_token", "console_admin_password", "scrape_password", "mysql_root_password"):
-        assert (SECRETS / name).stat().st_mode & 0o077 == 0, name
+    names = {path.name for path in GENERATED}
+    assert {"api_operator_token", "console_admin_password", "scrape_password", "mysql_root_password"} <= names
+    assert {"prometheus_admin_password", "alertmanager_admin_password", "tls.key"} <= names
+    for path in [*GENERATED, SECRETS.parent / "ca" / "ca.key"]:
+        assert path.stat().st_mode & 0o077 == 0, path
     for c in containers(host):
-        env = " ".join(c["Config"]["Env"] or [])
-        for name in ("api_operator_token", "console_admin_password", "scrape_password"):
-            assert secret(name) not in env, (c["Name"], name)  # files, never environment values
+        inspected = json.dumps(c)  # environment, command, labels, mounts: what docker inspect shows
+        for path in GENERATED:
+            if path.suffix != ".key":
+                assert path.read_text().strip() not in inspected, (c["Name"], path.name)
+
+
+def test_no_secret_in_verbose_ansible_output():
+    """site.yml again, at -vv (module arguments and results shown): no generated value appears."""
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"}
+    inventory = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory"
+    binary = str(Path(sys.executable).with_name("ansible-playbook"))
+    args = [binary, "-vv", "-i", str(inventory), "site.yml"]
+    result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    assert "changed=0" in output
+    leaked = [path.name for path in GENERATED if path.read_text().strip() in output]
+    key_lines = [line for path in GENERATED if path.suffix == ".key" for line in path.read_text().splitlines()[1:-1]]
+    assert leaked == [] and not any(line in output for line in key_lines), leaked
 
 
 def test_api_replicas_share_the_load(host):

@@ -16,10 +16,14 @@ def secret(name: str) -> str:
         return handle.read().split()[0]
 
 
-def sql(host, user: str, password_file: str, query: str, database: str = "smartshop"):
-    """Run a query over TCP inside the container, as a client on the stack network would."""
+TLS = "--ssl --ssl-ca=/etc/mysql/tls/ca.pem --ssl-verify-server-cert"
+
+
+def sql(host, user: str, password_file: str, query: str, database: str = "smartshop", tls: str = TLS):
+    """Run a query over TCP inside the container, as a client on the stack network would (TLS, the
+    server checked against the stack's authority)."""
     cmd = (
-        f"docker exec {CONTAINER} mariadb --protocol=tcp -h127.0.0.1 -u{user} "
+        f"docker exec {CONTAINER} mariadb --protocol=tcp -h127.0.0.1 {tls} -u{user} "
         f"-p{shlex.quote(secret(password_file))} -N -B {database} -e {shlex.quote(query)}"
     )
     return host.run(cmd)
@@ -179,3 +183,14 @@ def test_the_exporter_reads_no_shop_data(host):
     assert refused.rc != 0 and "denied" in refused.stderr
     grants = sql(host, "exporter", "mysql_exporter_password", "SHOW GRANTS", database="")
     assert "SELECT ON *.*" not in grants.stdout and "performance_schema" in grants.stdout
+
+
+def test_the_accounts_must_speak_tls_and_the_server_proves_its_name(host):
+    for user, password in (("smartshop", "mysql_app_password"), ("exporter", "mysql_exporter_password")):
+        plain = sql(host, user, password, "SELECT 1", database="", tls="--skip-ssl")
+        assert plain.rc != 0 and "denied" in plain.stderr, (user, plain.stderr)
+    cipher = sql(host, "smartshop", "mysql_app_password", "SHOW SESSION STATUS LIKE 'Ssl_version'")
+    assert cipher.rc == 0 and "TLSv1." in cipher.stdout, cipher.stdout + cipher.stderr
+    accounts = "SELECT user, ssl_type FROM mysql.user WHERE user NOT IN ('root', 'healthcheck', 'mariadb.sys')"
+    required = root_sql(host, accounts, "mysql")
+    assert {line.split()[1] for line in required.stdout.splitlines()} == {"ANY"}, required.stdout
