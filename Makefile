@@ -20,7 +20,7 @@ ROLES       := docker_host images network pki mysql backend frontend exporters p
                simulator
 SCENARIOS   := $(notdir $(wildcard molecule/*))
 
-.PHONY: help setup engine images browser groovy up verify down lint unit app-test test test-role test-scenario test-molecule \
+.PHONY: help setup engine images browser groovy up verify security-check down lint unit app-test test test-role test-scenario test-molecule \
 	bench bench-api bench-stats bench-simulator simulate clean
 
 help: ## List the targets
@@ -56,6 +56,9 @@ up: setup ## Provision the whole stack on the local Docker host (site.yml)
 
 verify: setup ## Check the deployed stack: containers healthy, Prometheus targets up, API and console answer
 	ansible-playbook playbooks/verify.yml
+
+security-check: setup ## The deployed stack tried as an outsider would (anonymous and hostile requests); one line per check
+	python tools/security_check.py
 
 down: setup ## Remove the stack's containers; PURGE=1 also removes its volumes, networks and configuration (images stay)
 	ansible-playbook playbooks/teardown.yml -e smartshop_purge=$(PURGE)

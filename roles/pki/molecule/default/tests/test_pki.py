@@ -18,7 +18,8 @@ def openssl(*args: str) -> str:
 def test_keys_are_readable_by_their_owner_only():
     for key in (CA / "ca.key", HOST / "tls.key"):
         assert key.stat().st_mode & 0o077 == 0, key
-    assert CA.stat().st_mode & 0o077 == 0
+    for directory in (SECRETS, CA, HOST):
+        assert directory.stat().st_mode & 0o077 == 0, directory
 
 
 def test_the_host_certificate_chains_to_the_authority():
