@@ -1,0 +1,174 @@
+# SmartShop Stack: the one place where the stack's generated credentials are read, created and,
+# during a rotation, paired with the value they replace.
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import secrets
+import string
+import tempfile
+
+from ansible.errors import AnsibleError
+from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.parsing.vault import VaultLib, is_encrypted, match_encrypt_secret
+from ansible.plugins.lookup import LookupBase
+
+DOCUMENTATION = r"""
+name: secret
+short_description: A generated credential of the stack, kept on the controller (optionally in Ansible Vault)
+description:
+  - Returns the content of C(<dir>/<host>/<name>), creating it on first use with a random value of
+    I(length) letters and digits (file mode 0600, directories 0700). Concurrent hosts (forks) get
+    the same value, as creation happens under a lock.
+  - With I(vault) true, a file written or read in clear is stored encrypted with the first vault
+    password Ansible was given (C(--vault-password-file) or C(ANSIBLE_VAULT_PASSWORD_FILE)).
+    Encrypted files are read whatever I(vault) says.
+  - During a rotation (playbooks/rotate-secrets.yml) the value being replaced is kept in
+    C(<name>.previous); I(previous=true) returns it, or an empty string when no rotation is under way.
+options:
+  _terms:
+    description: Credential file names (for example mysql_app_password).
+    required: true
+  host:
+    description: Inventory host the credential belongs to.
+    default: the task's inventory_hostname
+  dir:
+    description: Controller directory holding one sub-directory per host.
+    default: smartshop_secrets_dir, else C(SMARTSHOP_SECRETS_DIR), else ~/.smartshop/secrets
+  length:
+    description: Length of a generated value.
+    type: int
+    default: 32
+  previous:
+    description: Return the value being replaced by a rotation (empty when none).
+    type: bool
+    default: false
+  vault:
+    description: Store the files encrypted with Ansible Vault.
+    type: bool
+    default: smartshop_secrets_vault, else false
+"""
+
+EXAMPLES = r"""
+mysql_app_password: "{{ lookup('smartshop.stack.secret', 'mysql_app_password') }}"
+scrape_password: "{{ lookup('smartshop.stack.secret', 'scrape_password', host=groups['monitoring_hosts'][0]) }}"
+"""
+
+RETURN = r"""
+_raw:
+  description: One value per term.
+  type: list
+  elements: str
+"""
+
+ALPHABET = string.ascii_letters + string.digits
+NAME = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+def secrets_root(given: str | None, configured: str | None) -> str:
+    root = (
+        given
+        or configured
+        or os.environ.get("SMARTSHOP_SECRETS_DIR")
+        or os.path.join(os.path.expanduser("~"), ".smartshop", "secrets")
+    )
+    return os.path.abspath(os.path.expanduser(str(root).strip()))
+
+
+class LookupModule(LookupBase):
+    def run(self, terms, variables=None, **kwargs):
+        variables = variables or {}
+        unknown = set(kwargs) - {"host", "dir", "length", "previous", "vault"}
+        if unknown:
+            raise AnsibleError(f"smartshop.stack.secret: unknown option(s) {sorted(unknown)}")
+        host = str(kwargs.get("host") or self._templar.template(variables.get("inventory_hostname", "")) or "")
+        if not host or "/" in host or host in (".", ".."):
+            raise AnsibleError(f"smartshop.stack.secret: host {host!r} is not an inventory host name")
+        # task variables reach a lookup untemplated: the inventory's value is an expression
+        configured = (
+            self._templar.template(variables["smartshop_secrets_dir"]) if "smartshop_secrets_dir" in variables else None
+        )
+        root = secrets_root(kwargs.get("dir"), configured)
+        try:
+            length = int(kwargs.get("length", 32))
+        except (TypeError, ValueError):
+            raise AnsibleError("smartshop.stack.secret: length must be a whole number") from None
+        if not 16 <= length <= 256:
+            raise AnsibleError(f"smartshop.stack.secret: length {length} must be between 16 and 256")
+        previous = boolean(kwargs.get("previous", False), strict=False)
+        vault = kwargs.get("vault", variables.get("smartshop_secrets_vault", False))
+        vault = boolean(self._templar.template(vault), strict=False)
+
+        values = []
+        for term in terms:
+            name = str(term)
+            if not NAME.match(name):
+                raise AnsibleError(f"smartshop.stack.secret: {name!r} is not a credential name (A-Z a-z 0-9 _)")
+            path = os.path.join(root, host, name + (".previous" if previous else ""))
+            values.append(self._read_or_create(path, length, vault, create=not previous))
+        return values
+
+    # -- files ------------------------------------------------------------------------------------
+    def _read_or_create(self, path: str, length: int, vault: bool, create: bool) -> str:
+        value = self._read(path, vault)
+        if value is not None or not create:
+            return value or ""
+        directory = os.path.dirname(path)
+        for folder in (os.path.dirname(directory), directory):  # the root, then the host's
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+        with open(os.path.join(directory, ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            value = self._read(path, vault)  # another fork may have written it meanwhile
+            if value is None:
+                value = "".join(secrets.choice(ALPHABET) for _ in range(length))
+                self._write(path, value, vault)
+        return value
+
+    def _read(self, path: str, vault: bool) -> str | None:
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise AnsibleError(f"smartshop.stack.secret: cannot read {path}: {exc.strerror}") from None
+        if is_encrypted(data):
+            try:
+                data = self._loader._vault.decrypt(data)
+            except AnsibleError as exc:
+                raise AnsibleError(
+                    f"smartshop.stack.secret: {path} is encrypted with Ansible Vault and could not be "
+                    f"decrypted ({exc.message}); give the vault password (--vault-password-file or "
+                    "ANSIBLE_VAULT_PASSWORD_FILE)"
+                ) from None
+            return to_text(data).strip()
+        value = to_text(data).strip()
+        if vault and value:
+            self._write(path, value, vault)  # a copy kept in clear is encrypted on first read
+        return value
+
+    def _write(self, path: str, value: str, vault: bool) -> None:
+        data = to_bytes(value)
+        if vault:
+            vault_secrets = self._loader._vault.secrets
+            if not vault_secrets:
+                raise AnsibleError(
+                    "smartshop.stack.secret: smartshop_secrets_vault is true but Ansible was given no vault "
+                    "password (--vault-password-file or ANSIBLE_VAULT_PASSWORD_FILE)"
+                )
+            vault_id, secret = match_encrypt_secret(vault_secrets)
+            data = VaultLib(vault_secrets).encrypt(data, secret=secret, vault_id=vault_id)
+        else:
+            data += b"\n"
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
