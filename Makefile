@@ -20,7 +20,7 @@ ROLES       := docker_host images network pki mysql backend frontend exporters p
                simulator
 SCENARIOS   := $(notdir $(wildcard molecule/*))
 
-.PHONY: help setup engine images browser groovy up verify security-check down lint unit app-test test test-role test-scenario test-molecule \
+.PHONY: help setup engine images browser groovy up verify security-check rotate-secrets down lint unit app-test test test-role test-scenario test-molecule \
 	bench bench-api bench-stats bench-simulator simulate clean
 
 help: ## List the targets
@@ -59,6 +59,9 @@ verify: setup ## Check the deployed stack: containers healthy, Prometheus target
 
 security-check: setup ## The deployed stack tried as an outsider would (anonymous and hostile requests); one line per check
 	python tools/security_check.py
+
+rotate-secrets: setup ## New values for every generated credential while the stack serves (none refused on the way)
+	ansible-playbook playbooks/rotate-secrets.yml
 
 down: setup ## Remove the stack's containers; PURGE=1 also removes its volumes, networks and configuration (images stay)
 	ansible-playbook playbooks/teardown.yml -e smartshop_purge=$(PURGE)

@@ -69,17 +69,36 @@ def test_many_hosts_at_once_get_one_value(ansible_playbook, tmp_path):
     assert (tmp_path / "secrets" / "monitor" / "scrape_password").read_text().strip() == read["h0"]
 
 
-def test_previous_is_empty_until_a_rotation_keeps_one(ansible_playbook, tmp_path):
-    values = "[lookup('smartshop.stack.secret', 'x_password', previous=true),"
-    values += " lookup('smartshop.stack.secret', 'x_password')]"
+def test_a_rotation_draws_the_next_value_beside_the_current_one(ansible_playbook, tmp_path):
+    """rotation=start draws <name>.next: the lookup returns it (what clients present) and
+    previous=true the value it replaces (what servers still accept); rotation=finish promotes it."""
+    values = "[lookup('smartshop.stack.secret', 'x_password'),"
+    values += " lookup('smartshop.stack.secret', 'x_password', previous=true)]"
     code, output, read = run(ansible_playbook, tmp_path, values)
     assert code == 0, output
-    assert read["h0"][0] == ""
-    assert not (tmp_path / "secrets" / "h0" / "x_password.previous").exists()  # never created
-    (tmp_path / "secrets" / "h0" / "x_password.previous").write_text("OldValueOfSixteenChars\n")
+    old, previous = read["h0"]
+    assert previous == ""
+    folder = tmp_path / "secrets" / "h0"
+    assert not (folder / "x_password.next").exists()
+
+    start = "lookup('smartshop.stack.secret', ['x_password', 'never_made'], rotation='start')"
+    assert run(ansible_playbook, tmp_path, start)[0] == 0
+    new = (folder / "x_password.next").read_text().strip()
+    assert len(new) == len(old) and new != old
+    assert not (folder / "never_made").exists() and not (folder / "never_made.next").exists()
+    assert stat.S_IMODE((folder / "x_password.next").stat().st_mode) == 0o600
     code, output, read = run(ansible_playbook, tmp_path, values)
-    assert code == 0, output
-    assert read["h0"][0] == "OldValueOfSixteenChars"
+    assert read["h0"] == [new, old]
+    assert (folder / "x_password").read_text().strip() == old  # readers of the file keep the old value
+    # started twice (a rotation resumed), the value drawn first stays
+    assert run(ansible_playbook, tmp_path, start)[0] == 0
+    assert (folder / "x_password.next").read_text().strip() == new
+
+    finish = "lookup('smartshop.stack.secret', 'x_password', rotation='finish')"
+    assert run(ansible_playbook, tmp_path, finish)[0] == 0
+    code, output, read = run(ansible_playbook, tmp_path, values)
+    assert read["h0"] == [new, ""]
+    assert not (folder / "x_password.next").exists()
 
 
 def test_vault_keeps_the_copies_encrypted(ansible_playbook, tmp_path):

@@ -115,3 +115,11 @@ def test_bcrypt_hash_verifies_and_changes_only_with_the_password_or_context():
 def test_bcrypt_hash_refuses_what_it_cannot_hash(password, rounds, message):
     with pytest.raises(AnsibleFilterError, match=message):
         _filters.bcrypt_hash(password, "x", rounds)
+
+
+def test_mysql_native_hash_is_what_the_server_stores():
+    # MariaDB's PASSWORD('oldpass') and PASSWORD('newpass'), read from a 10.11 server's SHOW CREATE USER
+    assert _filters.mysql_native_hash("oldpass") == "*0CB87B54D56D8754251AE4606D53C974842877BE"
+    assert _filters.mysql_native_hash("newpass") == "*D8DECEC305209EEFEC43008E1D420E1AA06B19E0"
+    with pytest.raises(AnsibleFilterError):
+        _filters.mysql_native_hash("")

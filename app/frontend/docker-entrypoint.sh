@@ -1,5 +1,6 @@
 #!/bin/bash
-# Renders the nginx configuration from the environment, then runs the command (nginx).
+# Renders the nginx configuration from the environment, then runs the command (nginx), or reloads
+# the running nginx with it (argument `reload`).
 #   SMARTSHOP_BACKENDS       space-separated host:port of the backend replicas (default backend:8000)
 #   SMARTSHOP_GRAFANA_URL    link shown in the console (default http://localhost:3030)
 #   SMARTSHOP_PROMETHEUS_URL link shown in the console (default http://localhost:9090)
@@ -50,6 +51,11 @@ printf '{"grafana_url": %s, "prometheus_url": %s}\n' \
 	"$(json_string "${SMARTSHOP_GRAFANA_URL:-http://localhost:3030}")" \
 	"$(json_string "${SMARTSHOP_PROMETHEUS_URL:-http://localhost:9090}")" >/run/smartshop/config.json
 
+# `docker exec <console> docker-entrypoint.sh reload`: render again (a rotated operator token) and
+# reload nginx gracefully (requests in flight finish on the old workers).
+if [ "${1:-}" = reload ]; then
+	exec nginx -c "$conf" -s reload
+fi
 if [ "${1:-}" = nginx ]; then
 	shift
 	exec nginx -c "$conf" "$@"

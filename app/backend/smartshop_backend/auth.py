@@ -26,8 +26,12 @@ class Unauthorized(APIError):
         self.challenge = challenge
 
 
-def _same(given: str | None, expected: str) -> bool:
-    return bool(expected) and given is not None and hmac.compare_digest(given.encode(), expected.encode())
+def _same(given: str | None, accepted: tuple[str, ...]) -> bool:
+    """Whether `given` is one of the accepted values (two while a rotation runs), in constant time."""
+    if given is None:
+        return False
+    matches = [hmac.compare_digest(given.encode(), value.encode()) for value in accepted if value]
+    return any(matches)
 
 
 def _credentials() -> tuple[str | None, str | None, str | None]:
@@ -47,13 +51,13 @@ def _credentials() -> tuple[str | None, str | None, str | None]:
 
 def is_operator() -> bool:
     token, _, _ = _credentials()
-    return _same(token, current_app.config["SMARTSHOP_SETTINGS"].operator_token)
+    return _same(token, current_app.config["SMARTSHOP_SETTINGS"].operator_tokens())
 
 
 def require_operator(what: str = "this route") -> None:
     if is_operator():
         return
-    if not current_app.config["SMARTSHOP_SETTINGS"].operator_token:
+    if not current_app.config["SMARTSHOP_SETTINGS"].operator_tokens():
         raise Unauthorized(f"{what} is disabled: the API has no operator token configured", "Bearer")
     raise Unauthorized(f"{what} needs the operator token (Authorization: Bearer <token>)", "Bearer")
 
@@ -74,8 +78,8 @@ def scraper_or_operator(view):
     @wraps(view)
     def guarded(*args, **kwargs):
         _, user, password = _credentials()
-        scrape_password = current_app.config["SMARTSHOP_SETTINGS"].scrape_password
-        if not (user == SCRAPE_USER and _same(password, scrape_password)) and not is_operator():
+        scrape_passwords = current_app.config["SMARTSHOP_SETTINGS"].scrape_passwords()
+        if not (user == SCRAPE_USER and _same(password, scrape_passwords)) and not is_operator():
             raise Unauthorized(
                 "metrics need the scrape credentials (basic auth, user prometheus) or the operator token", "Basic"
             )

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import credentials
+
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
@@ -25,10 +27,11 @@ def _secret(env: dict[str, str], name: str, default: str | None = None) -> str |
 
 
 def _credential(env: dict[str, str], name: str) -> str:
-    """A token or password: empty (the routes it guards are then refused) or at least 16 characters."""
+    """A token or password: empty (the routes it guards are then refused) or at least 16 characters;
+    from a file, one per line (a rotation lists the new value, then the old one)."""
     value = _secret(env, name, "") or ""
-    if value and (len(value) < 16 or not value.isprintable() or value != value.strip()):
-        raise ConfigError(f"{name} must be at least 16 printable characters without surrounding spaces")
+    if value and credentials.problem(credentials.parse(value)):
+        raise ConfigError(f"{name}: each value must be at least 16 printable characters without surrounding spaces")
     return value
 
 
@@ -87,6 +90,21 @@ class Settings:
     # name checked (the mysql role requires TLS of the application's accounts)
     db_ssl_ca: str = ""
     scrape_password: str = field(default="", repr=False)
+    # Files the credentials came from: re-read when they change (rotation without a restart).
+    db_password_file: str = ""
+    operator_token_file: str = ""
+    scrape_password_file: str = ""
+
+    def current_db_password(self) -> str:
+        """The password new database connections present (the file's first line, read now)."""
+        return credentials.values(self.db_password_file, (self.db_password,))[0]
+
+    def operator_tokens(self) -> tuple[str, ...]:
+        """Every operator token accepted now (two while a rotation runs; none: the routes are off)."""
+        return credentials.values(self.operator_token_file, credentials.parse(self.operator_token))
+
+    def scrape_passwords(self) -> tuple[str, ...]:
+        return credentials.values(self.scrape_password_file, credentials.parse(self.scrape_password))
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -97,7 +115,7 @@ class Settings:
             db_port=_int(env, "SMARTSHOP_DB_PORT", cls.db_port, 1, 65535),
             db_name=env.get("SMARTSHOP_DB_NAME", cls.db_name),
             db_user=env.get("SMARTSHOP_DB_USER", cls.db_user),
-            db_password=db_password or "",
+            db_password=credentials.parse(db_password or "")[0] if (db_password or "").strip() else "",
             migrator_user=env.get("SMARTSHOP_MIGRATOR_USER", cls.migrator_user),
             migrator_password=_secret(env, "SMARTSHOP_MIGRATOR_PASSWORD", "") or "",
             pool_size=_int(env, "SMARTSHOP_DB_POOL_SIZE", cls.pool_size, 1, 256),
@@ -109,4 +127,7 @@ class Settings:
             operator_token=_credential(env, "SMARTSHOP_OPERATOR_TOKEN"),
             db_ssl_ca=_readable(env, "SMARTSHOP_DB_SSL_CA"),
             scrape_password=_credential(env, "SMARTSHOP_SCRAPE_PASSWORD"),
+            db_password_file=env.get("SMARTSHOP_DB_PASSWORD_FILE", ""),
+            operator_token_file=env.get("SMARTSHOP_OPERATOR_TOKEN_FILE", ""),
+            scrape_password_file=env.get("SMARTSHOP_SCRAPE_PASSWORD_FILE", ""),
         )

@@ -31,8 +31,15 @@ class Database:
 
     def __init__(self, settings: Settings, user: str | None = None, password: str | None = None) -> None:
         self.settings = settings
+
+        # A new connection presents the password of now: a rotated one applies without a restart.
+        def connect(**kwargs: Any) -> pymysql.connections.Connection:
+            kwargs["password"] = settings.current_db_password() if password is None else password
+            return pymysql.connect(**kwargs)
+
+        connect.dbapi = pymysql  # what DBUtils takes the error classes and thread safety from
         self._pool = PooledDB(
-            creator=pymysql,
+            creator=connect,
             maxconnections=settings.pool_size,
             mincached=0,
             maxcached=settings.pool_size,
@@ -42,7 +49,6 @@ class Database:
             host=settings.db_host,
             port=settings.db_port,
             user=user or settings.db_user,
-            password=settings.db_password if password is None else password,
             database=settings.db_name,
             charset="utf8mb4",
             autocommit=False,

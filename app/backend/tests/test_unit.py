@@ -160,3 +160,61 @@ def test_seed_catalog_in_migrations():
 def test_status_change_moves_one_order_between_statuses():
     assert Counters.status_change("pending", "validated") == {"orders_validated": 1, "orders_pending": -1}
     assert Counters.status_change(None, "pending") == {"orders_pending": 1}
+
+
+def test_credential_files_are_reread_so_a_rotation_restarts_nothing(tmp_path):
+    """The operator token and the scrape password are files the API re-reads when they change: while
+    a rotation runs both lines open the door, after it only the new one does; a file that turns
+    unreadable or invalid keeps the values read before."""
+    import base64
+    import os
+
+    old, new = "old-operator-token-0123456789", "new-operator-token-0123456789"
+    token, scrape = tmp_path / "operator_token", tmp_path / "scrape_password"
+    token.write_text(old + "\n")
+    scrape.write_text("old-scrape-password-0123\n")
+    env = {"SMARTSHOP_OPERATOR_TOKEN_FILE": str(token), "SMARTSHOP_SCRAPE_PASSWORD_FILE": str(scrape)}
+    from smartshop_backend.db import DatabaseUnavailable
+
+    class Down(_NoDatabase):  # an operator gets past the door, then finds no database: 503
+        def run(self, *args, **kwargs):
+            raise DatabaseUnavailable("no database in a unit test")
+
+    client = create_app(Settings.from_env(env), database=Down()).test_client()
+
+    def status(value: str) -> int:
+        return client.get("/api/errors/404", headers={"Authorization": f"Bearer {value}"}).status_code
+
+    def scrape_status(password: str) -> int:
+        basic = base64.b64encode(f"prometheus:{password}".encode()).decode()
+        return client.get("/metrics", headers={"Authorization": f"Basic {basic}"}).status_code
+
+    def rewrite(path, text: str) -> None:  # as Ansible does: a new file moved over the old one
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+
+    assert (status(old), status(new)) == (503, 401)
+    rewrite(token, f"{new}\n{old}\n")
+    assert (status(old), status(new)) == (503, 503)
+    rewrite(token, new + "\n")
+    assert (status(old), status(new)) == (401, 503)
+    for broken in ("", "short\n"):
+        rewrite(token, broken)
+        assert (status(old), status(new)) == (401, 503)
+    token.unlink()
+    assert status(new) == 503
+    assert scrape_status("old-scrape-password-0123") == 200
+    rewrite(scrape, "new-scrape-password-0123\nold-scrape-password-0123\n")
+    assert scrape_status("old-scrape-password-0123") == 200
+    rewrite(scrape, "new-scrape-password-0123\n")
+    assert (scrape_status("old-scrape-password-0123"), scrape_status("new-scrape-password-0123")) == (401, 200)
+
+
+def test_new_database_connections_present_the_password_of_now(tmp_path):
+    password = tmp_path / "db_password"
+    password.write_text("first-password-0123456\n")
+    settings = Settings.from_env({"SMARTSHOP_DB_PASSWORD_FILE": str(password)})
+    assert settings.current_db_password() == "first-password-0123456"
+    password.write_text("second-password-0123456789\n")
+    assert settings.current_db_password() == "second-password-0123456789"

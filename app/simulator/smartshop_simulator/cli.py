@@ -101,6 +101,7 @@ def config_from(args: argparse.Namespace) -> Config:
         seed=args.seed,
         probe_path=getattr(args, "probe_path", None),
         operator_token=operator_token(args),
+        operator_token_file=getattr(args, "operator_token_file", None) or None,
     )
     if args.weights:
         config.weights = args.weights

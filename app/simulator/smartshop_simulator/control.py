@@ -77,7 +77,7 @@ class ControlServer:
         if path == "/status" and method == "GET":
             return self._json(start_response, 200, self.simulation.snapshot())
         if path == "/rate" and method == "POST":
-            token = self.simulation.config.operator_token
+            token = self.simulation.config.current_operator_token()
             given = environ.get("HTTP_AUTHORIZATION", "")
             if not token or not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
                 needs = "POST /rate needs the operator token (Authorization: Bearer <token>)"

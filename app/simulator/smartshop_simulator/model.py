@@ -4,6 +4,7 @@ call error endpoints at the configured rate, read the statistics."""
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass, field
 
@@ -32,10 +33,28 @@ class Config:
     # The API's operator token: requested payment outcomes and error injection need it. Without
     # one, payments follow the API's own ratio and no error is injected.
     operator_token: str | None = field(default=None, repr=False)
+    # The file the token came from: re-read when it changes, so a rotated token applies at once.
+    operator_token_file: str | None = None
+    _token_seen: tuple[int, int, int] | None = field(default=None, repr=False, compare=False)
+
+    def current_operator_token(self) -> str | None:
+        if self.operator_token_file:
+            try:
+                info = os.stat(self.operator_token_file)
+                seen = (info.st_ino, info.st_mtime_ns, info.st_size)
+                if seen != self._token_seen:
+                    with open(self.operator_token_file, encoding="utf-8") as handle:
+                        token = handle.read().strip()
+                    if token:  # an emptied file keeps the token read before
+                        self.operator_token, self._token_seen = token, seen
+            except OSError:
+                pass  # keep the token read before
+        return self.operator_token
 
     @property
     def operator_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.operator_token}"} if self.operator_token else {}
+        token = self.current_operator_token()
+        return {"Authorization": f"Bearer {token}"} if token else {}
 
     def validate(self) -> None:
         if self.rate is not None and not 0 < self.rate <= 100_000:

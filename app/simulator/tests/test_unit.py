@@ -156,3 +156,18 @@ def test_the_driver_stops_when_asked_and_reports_each_tick():
 
     drive(simulation, duration=None, cycles=None, stop=stop, on_tick=on_tick, wait=lambda s: None)
     assert len(seen) == 2
+
+
+def test_a_rotated_operator_token_applies_without_a_restart(tmp_path):
+    token = tmp_path / "operator_token"
+    token.write_text("first-token-0123456789\n")
+    config = Config(host="http://x", operator_token="first-token-0123456789", operator_token_file=str(token))
+    assert config.operator_headers == {"Authorization": "Bearer first-token-0123456789"}
+    replacement = tmp_path / "new"
+    replacement.write_text("second-token-0123456789\n")
+    replacement.replace(token)  # as Ansible writes it: a new file moved over the old one
+    assert config.operator_headers == {"Authorization": "Bearer second-token-0123456789"}
+    token.write_text("")  # an emptied or missing file keeps the token read before
+    assert config.current_operator_token() == "second-token-0123456789"
+    token.unlink()
+    assert config.current_operator_token() == "second-token-0123456789"

@@ -257,8 +257,9 @@ def test_console_works_in_a_real_browser():
         browser.close()
 
 
-def converge(*extra: str) -> set[str]:
-    """site.yml on the scenario's inventory with extra variables; the names of the tasks that changed."""
+def run_playbook(playbook: str, *extra: str, also_secret: tuple[str, ...] = ()) -> set[str]:
+    """A playbook on the scenario's inventory with extra variables; the names of the tasks that
+    changed. Its output holds no generated value (nor any of `also_secret`)."""
     env = {
         **os.environ,
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
@@ -267,12 +268,12 @@ def converge(*extra: str) -> set[str]:
         "ANSIBLE_FORCE_COLOR": "0",
     }
     inventory = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory"
-    args = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(inventory), "site.yml"]
+    args = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(inventory), playbook]
     for variable in extra:
         args += ["-e", variable]
     result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert_no_secret_in(result.stdout + result.stderr)
+    assert_no_secret_in(result.stdout + result.stderr, also_secret)
     report = json.loads(result.stdout)
     return {
         task["task"]["name"].split(" : ")[-1]  # without the role's prefix
@@ -282,11 +283,17 @@ def converge(*extra: str) -> set[str]:
     }
 
 
-def assert_no_secret_in(output: str) -> None:
+def converge(*extra: str) -> set[str]:
+    """site.yml on the scenario's inventory with extra variables; the names of the tasks that changed."""
+    return run_playbook("site.yml", *extra)
+
+
+def assert_no_secret_in(output: str, also: tuple[str, ...] = ()) -> None:
     """No generated value, and no private key, in what a run printed. Every converge of
     these tests checks its output: the JSON callback prints each task's whole result and module
     arguments (more than `-vv` shows)."""
     leaked = [path.name for path in GENERATED if path.read_text().strip() in output]
+    leaked += [f"an earlier value ({value[:3]}...)" for value in also if value in output]
     # a key's first base64 line holds its private part (the last lines end with the public key,
     # which openssl_privatekey rightly reports)
     keys = [SECRETS.parent / "ca" / "ca.key"] + [path for path in GENERATED if path.suffix == ".key"]
@@ -350,3 +357,105 @@ def test_an_injected_fault_raises_an_alert_in_alertmanager(host):
         assert down[0]["status"]["state"] == "active"
     finally:
         host.run_test(f"docker start {PROJECT}-node-exporter")
+
+
+ROTATED = [
+    "mysql_root_password",
+    "mysql_app_password",
+    "mysql_migrator_password",
+    "mysql_exporter_password",
+    "api_operator_token",
+    "console_admin_password",
+    "prometheus_admin_password",
+    "alertmanager_admin_password",
+    "scrape_password",
+]
+
+
+SIMULATOR = [sys.executable, "-m", "smartshop_simulator", "run"]
+TOKEN = SECRETS / "api_operator_token"
+
+
+def in_stack_simulator_failures(host) -> dict:
+    status = host.check_output(
+        f"docker exec {PROJECT}-simulator python3 -c "
+        "\"import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9200/status').read().decode())\""
+    )
+    return json.loads(status)["unexpected"]
+
+
+def database_login(host, user: str, password: str) -> str:
+    """'ok' or the server's error code, for a TLS login from this machine to the container."""
+    import pymysql
+
+    address = next(iter(host.docker(f"{PROJECT}-mysql").inspect()["NetworkSettings"]["Networks"].values()))
+    try:
+        pymysql.connect(
+            host=address["IPAddress"],
+            user=user,
+            password=password,
+            ssl={"ca": CA, "check_hostname": False},
+            connect_timeout=5,
+        ).close()
+    except pymysql.err.OperationalError as exc:
+        return str(exc.args[0])
+    return "ok"
+
+
+def test_rotating_every_credential_under_load_refuses_no_request(host):
+    """make rotate-secrets while shoppers keep buying: through the console's API port (a simulator
+    on this machine, reading the token file the rotation replaces) and on the stack network (the
+    stack's own simulator). No request of either fails; afterwards every old value is refused,
+    every new one accepted, no value shows in the run's output, and the next run changes nothing."""
+    before = {name: secret(name) for name in ROTATED}
+    stack_failures = in_stack_simulator_failures(host)
+    load = subprocess.Popen(
+        [*SIMULATOR, "--host", API, "--rate", "20", "--duration", "0", "--operator-token-file", str(TOKEN)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "app" / "simulator")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        time.sleep(5)
+        changed = run_playbook("playbooks/rotate-secrets.yml", also_secret=tuple(before.values()))
+    finally:
+        load.terminate()
+        out, _ = load.communicate(timeout=60)
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["requests"] > 500, summary
+    assert summary["failures_by_code"] == {}, summary
+    assert in_stack_simulator_failures(host) == stack_failures
+    assert {"Give each account its password (and, during a rotation, the one it replaces)"} <= changed
+
+    after = {name: secret(name) for name in ROTATED}
+    assert [name for name in ROTATED if after[name] == before[name]] == []
+    assert not list(SECRETS.glob("*.next"))
+    for value, expected in ((before, 401), (after, 200)):
+        operator = {"Authorization": f"Bearer {value['api_operator_token']}"}
+        assert requests.get(f"{API}/api/users", headers=operator, timeout=10).status_code == expected
+        console = ("admin", value["console_admin_password"])
+        assert requests.get(CONSOLE, auth=console, timeout=10).status_code == expected
+        login = ("admin", value["prometheus_admin_password"])
+        assert requests.get(f"{PROMETHEUS}/api/v1/targets", auth=login, verify=CA, timeout=10).status_code == expected
+        login = ("admin", value["alertmanager_admin_password"])
+        status = requests.get("https://127.0.0.1:29093/api/v2/status", auth=login, verify=CA, timeout=10).status_code
+        assert status == expected
+    for user, name in (
+        ("smartshop", "mysql_app_password"),
+        ("smartshop_migrator", "mysql_migrator_password"),
+        ("exporter", "mysql_exporter_password"),
+    ):
+        assert database_login(host, user, before[name]) == "1045", user  # access denied
+        assert database_login(host, user, after[name]) == "ok", user
+    # the replicas took the new scrape password without missing a scrape, and every target is up
+    missed = 'count_over_time(up{job="smartshop-backend"}[5m]) - sum_over_time(up{job="smartshop-backend"}[5m])'
+    assert all(float(r["value"][1]) == 0 for r in prometheus("/api/v1/query", query=missed)["data"]["result"])
+    deadline = time.monotonic() + 60
+    while down := [
+        t["labels"]["job"] for t in prometheus("/api/v1/targets")["data"]["activeTargets"] if t["health"] != "up"
+    ]:
+        assert time.monotonic() < deadline, down
+        time.sleep(3)
+    assert converge() == set()

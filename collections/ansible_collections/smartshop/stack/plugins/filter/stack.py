@@ -26,6 +26,12 @@ and a context, so the file changes only when the password does (a random salt wo
 every run, and the run would never be idempotent):
 
     {{ scrape_password | smartshop.stack.bcrypt_hash('node-exporter') }}
+
+mysql_native_hash
+-----------------
+What MariaDB stores for a mysql_native_password account (``*`` and the upper-case hex of
+SHA1(SHA1(password))): the mysql role gives accounts their passwords as hashes, so statements carry
+no password, and compares them with what the server holds (a rotation gives an account two).
 """
 
 from __future__ import annotations
@@ -108,6 +114,18 @@ def bcrypt_hash(password: str, context: str = "", rounds: int = 10) -> str:
     return bcrypt.hashpw(str(password).encode(), salt).decode()
 
 
+def mysql_native_hash(password: str) -> str:
+    if not isinstance(password, str) or not password:
+        raise AnsibleFilterError("mysql_native_hash: the password must be a non-empty string")
+    inner = hashlib.sha1(password.encode()).digest()  # noqa: S324  (the server's own scheme)
+    return "*" + hashlib.sha1(inner).hexdigest().upper()  # noqa: S324
+
+
 class FilterModule:
     def filters(self):
-        return {"advertise_address": advertise_address, "scrape_targets": scrape_targets, "bcrypt_hash": bcrypt_hash}
+        return {
+            "advertise_address": advertise_address,
+            "scrape_targets": scrape_targets,
+            "bcrypt_hash": bcrypt_hash,
+            "mysql_native_hash": mysql_native_hash,
+        }

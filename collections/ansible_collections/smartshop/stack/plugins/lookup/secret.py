@@ -25,8 +25,12 @@ description:
   - With I(vault) true, a file written or read in clear is stored encrypted with the first vault
     password Ansible was given (C(--vault-password-file) or C(ANSIBLE_VAULT_PASSWORD_FILE)).
     Encrypted files are read whatever I(vault) says.
-  - During a rotation (playbooks/rotate-secrets.yml) the value being replaced is kept in
-    C(<name>.previous); I(previous=true) returns it, or an empty string when no rotation is under way.
+  - A rotation (playbooks/rotate-secrets.yml) draws the new value beside the file, in
+    C(<name>.next) (I(rotation=start)). While it exists the lookup returns it (what the clients
+    present from then on) and I(previous=true) returns the value it replaces (what the servers keep
+    accepting meanwhile); I(rotation=finish) moves it over C(<name>). Without a rotation under way
+    I(previous=true) returns an empty string. A program that reads C(<name>) itself keeps the old
+    value until the rotation finishes, which the servers accept until then.
 options:
   _terms:
     description: Credential file names (for example mysql_app_password).
@@ -42,9 +46,13 @@ options:
     type: int
     default: 32
   previous:
-    description: Return the value being replaced by a rotation (empty when none).
+    description: Return the value a rotation under way replaces (empty when none).
     type: bool
     default: false
+  rotation:
+    description: C(start) draws C(<name>.next) when C(<name>) exists and it does not (a new value of
+      the same length); C(finish) moves C(<name>.next) over C(<name>). Returns empty strings.
+    choices: [start, finish]
   vault:
     description: Store the files encrypted with Ansible Vault.
     type: bool
@@ -80,7 +88,7 @@ def secrets_root(given: str | None, configured: str | None) -> str:
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         variables = variables or {}
-        unknown = set(kwargs) - {"host", "dir", "length", "previous", "vault"}
+        unknown = set(kwargs) - {"host", "dir", "length", "previous", "rotation", "vault"}
         if unknown:
             raise AnsibleError(f"smartshop.stack.secret: unknown option(s) {sorted(unknown)}")
         host = str(kwargs.get("host") or self._templar.template(variables.get("inventory_hostname", "")) or "")
@@ -98,23 +106,46 @@ class LookupModule(LookupBase):
         if not 16 <= length <= 256:
             raise AnsibleError(f"smartshop.stack.secret: length {length} must be between 16 and 256")
         previous = boolean(kwargs.get("previous", False), strict=False)
+        rotation = kwargs.get("rotation")
+        if rotation not in (None, "start", "finish"):
+            raise AnsibleError(f"smartshop.stack.secret: rotation must be start or finish, not {rotation!r}")
         vault = kwargs.get("vault", variables.get("smartshop_secrets_vault", False))
         vault = boolean(self._templar.template(vault), strict=False)
 
+        names = [str(name) for term in terms for name in (term if isinstance(term, (list, tuple)) else [term])]
         values = []
-        for term in terms:
-            name = str(term)
+        for name in names:
             if not NAME.match(name):
                 raise AnsibleError(f"smartshop.stack.secret: {name!r} is not a credential name (A-Z a-z 0-9 _)")
-            path = os.path.join(root, host, name + (".previous" if previous else ""))
-            values.append(self._read_or_create(path, length, vault, create=not previous))
+            path = os.path.join(root, host, name)
+            if rotation:
+                self._rotate(path, rotation, vault)
+                values.append("")
+            elif os.path.exists(path + ".next"):  # a rotation is under way
+                values.append((self._read(path, vault) if previous else self._read(path + ".next", vault)) or "")
+            else:
+                values.append("" if previous else self._read_or_create(path, length, vault))
         return values
 
+    def _rotate(self, path: str, step: str, vault: bool) -> None:
+        directory = os.path.dirname(path)
+        if not os.path.isdir(directory):
+            return
+        with open(os.path.join(directory, ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if step == "start":
+                current = self._read(path, vault)
+                if current and not os.path.exists(path + ".next"):
+                    fresh = "".join(secrets.choice(ALPHABET) for _ in range(max(16, len(current))))
+                    self._write(path + ".next", fresh, vault)
+            elif os.path.exists(path + ".next"):
+                os.replace(path + ".next", path)
+
     # -- files ------------------------------------------------------------------------------------
-    def _read_or_create(self, path: str, length: int, vault: bool, create: bool) -> str:
+    def _read_or_create(self, path: str, length: int, vault: bool) -> str:
         value = self._read(path, vault)
-        if value is not None or not create:
-            return value or ""
+        if value is not None:
+            return value
         directory = os.path.dirname(path)
         for folder in (os.path.dirname(directory), directory):  # the root, then the host's
             os.makedirs(folder, mode=0o700, exist_ok=True)
