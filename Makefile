@@ -61,7 +61,7 @@ security-check: setup ## The deployed stack tried as an outsider would (anonymou
 	python tools/security_check.py
 
 rotate-secrets: setup ## New values for every generated credential while the stack serves (none refused on the way)
-	ansible-playbook playbooks/rotate-secrets.yml
+	ansible-playbook playbooks/rotate-secrets.yml --skip-tags images,docker_host,network
 
 down: setup ## Remove the stack's containers; PURGE=1 also removes its volumes, networks and configuration (images stay)
 	ansible-playbook playbooks/teardown.yml -e smartshop_purge=$(PURGE)

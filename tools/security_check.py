@@ -23,7 +23,14 @@ PROMETHEUS, ALERTMANAGER, MYSQLD_EXPORTER = "https://127.0.0.1:9090", "https://1
 
 
 def secret(name: str) -> str:
-    return (SECRETS / HOST / name).read_text().strip()
+    """A credential file's value; one kept in Ansible Vault is opened with ansible-vault (the vault
+    password from ANSIBLE_VAULT_PASSWORD_FILE, as for make up)."""
+    path = SECRETS / HOST / name
+    text = path.read_text()
+    if text.startswith("$ANSIBLE_VAULT;"):
+        vault = Path(sys.executable).with_name("ansible-vault")
+        text = subprocess.run([str(vault), "view", str(path)], capture_output=True, text=True, check=True).stdout
+    return text.strip()
 
 
 def status(method: str, url: str, **kwargs) -> int:
