@@ -4,6 +4,7 @@ otherwise (simulated 500s included)."""
 
 from __future__ import annotations
 
+import copy
 import sys
 from pathlib import Path
 
@@ -133,7 +134,7 @@ def render_rules(ansible_playbook, out: Path) -> dict:
 
 def test_rules_render_from_the_role_variables(tmp_path, ansible_playbook):
     rules = render_rules(ansible_playbook, tmp_path / "rules.yml")
-    recording, alerting = rules["groups"]
+    recording, _, alerting = rules["groups"]
     assert "smartshop:http_errors:ratio_rate5m" in {r["record"] for r in recording["rules"]}
     by_name = {r["alert"]: r for r in alerting["rules"]}
     # Prometheus's own templating reaches Prometheus untouched; thresholds come from the variables
@@ -144,10 +145,164 @@ def test_rules_render_from_the_role_variables(tmp_path, ansible_playbook):
 @pytest.mark.needs_images
 def test_alert_rules_fire_on_their_faults(tmp_path, promtool, ansible_playbook):
     render_rules(ansible_playbook, tmp_path / "smartshop.rules.yml")
-    (tmp_path / "smartshop.rules.test.yml").write_text(yaml.safe_dump(TESTS, sort_keys=False))
+    tests = copy.deepcopy(TESTS)
+    for case in tests["tests"]:  # every alert carries its runbook's address
+        for check in case["alert_rule_test"]:
+            for alert in check["exp_alerts"]:
+                alert["exp_annotations"]["runbook_url"] = f"http://localhost:3000/runbooks/{check['alertname']}.md"
+    (tmp_path / "smartshop.rules.test.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
     tmp_path.chmod(0o755)
     for f in tmp_path.iterdir():
         f.chmod(0o644)
     result = promtool(tmp_path, "/rules", "test", "rules", "smartshop.rules.test.yml", workdir="/rules")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout + result.stderr
+
+
+RUNBOOKS = Path(__file__).resolve().parent.parent / "docs" / "runbooks"
+
+
+def test_every_alert_links_its_runbook_and_every_runbook_its_alert(tmp_path, ansible_playbook):
+    """Each alert's runbook_url is <base>/<alert>.md, and docs/runbooks has that page with what it
+    means, the first checks and the fixes; no page is left for an alert that is gone."""
+    rules = render_rules(ansible_playbook, tmp_path / "rules.yml")
+    alerts = {r["alert"]: r for group in rules["groups"] for r in group["rules"] if "alert" in r}
+    assert {"Watchdog", "ApiAvailabilityBudgetBurn", "ApiLatencyBudgetBurn", "TargetDown"} <= set(alerts)
+    for name, rule in alerts.items():
+        assert rule["annotations"]["runbook_url"] == f"http://localhost:3000/runbooks/{name}.md", name
+        page = RUNBOOKS / f"{name}.md"
+        assert page.is_file(), f"alert {name} has no runbook docs/runbooks/{name}.md"
+        text = page.read_text()
+        assert text.startswith(f"# {name}\n"), name
+        for section in ("**Means.**", "**First checks", "**Fixes"):
+            assert section in text, (name, section)
+        assert "```sh" in text, f"{name}: the first checks give the commands"
+    pages = {p.stem for p in RUNBOOKS.glob("*.md")} - {"README"}
+    assert pages == set(alerts), f"pages without an alert: {pages - set(alerts)}"
+
+
+def _slo_case(name: str, series: dict[str, str], eval_time: str, alert: str, tiers: list[int]):
+    return name, series, eval_time, alert, tiers
+
+
+# (case, input series at 1m, when, which alert, the tiers expected firing then)
+SLO_CASES = [
+    # 10 % of requests fail at 1 req/s: the budget (0.5 %) burns 20x: the 14.4x page fires after its
+    # 2 minutes; the 6x page (15 minutes) and the tickets wait
+    _slo_case(
+        "fast burn",
+        {'status="200"': "0+54x60", 'status="503"': "0+6x60"},
+        "10m",
+        "ApiAvailabilityBudgetBurn",
+        [1],
+    ),
+    # an hour on, the 6x page fires too (Alertmanager holds it back while the 14.4x one fires); the
+    # 1d ticket waits for a day's window to average the guard's 3 requests a minute (72 minutes in)
+    _slo_case(
+        "fast burn, an hour on",
+        {'status="200"': "0+54x90", 'status="503"': "0+6x90"},
+        "80m",
+        "ApiAvailabilityBudgetBurn",
+        [1, 2],
+    ),
+    # 0.75 % fail: 1.5x, only the 1x ticket fires, after its 3 hours (pending from 32 minutes in, when
+    # the 3-day window's average passes the guard)
+    _slo_case(
+        "slow burn",
+        {'status="200"': "0+397x240", 'status="503"': "0+3x240"},
+        "4h",
+        "ApiAvailabilityBudgetBurn",
+        [4],
+    ),
+    # 0.3 % fail: within the budget, nothing for 4 hours
+    _slo_case(
+        "within budget",
+        {'status="200"': "0+997x240", 'status="503"': "0+3x240"},
+        "4h",
+        "ApiAvailabilityBudgetBurn",
+        [],
+    ),
+    # every request fails, but one every two minutes: below the traffic guard, nothing
+    _slo_case("too few requests", {'status="503"': "0+0.5x90"}, "80m", "ApiAvailabilityBudgetBurn", []),
+    # the simulated 500s of /api/errors/500 are not failures of the service
+    _slo_case(
+        "simulated errors",
+        {'status="200"': "0+54x60", 'status="500", route="/api/errors/500"': "0+30x60"},
+        "30m",
+        "ApiAvailabilityBudgetBurn",
+        [],
+    ),
+    # 20 % slower than 250 ms: the latency SLO (99 %) burns 20x
+    _slo_case(
+        "slow requests",
+        {"latency": "0+60x60", "fast": "0+48x60"},
+        "10m",
+        "ApiLatencyBudgetBurn",
+        [1],
+    ),
+]
+
+
+def _slo_test(rules: dict, case) -> dict:
+    name, series, eval_time, alert, tiers = case
+    inputs = []
+    for labels, values in series.items():
+        if labels == "latency":
+            inputs.append({"series": "smartshop_http_request_duration_seconds_count", "values": values})
+        elif labels == "fast":
+            inputs.append({"series": 'smartshop_http_request_duration_seconds_bucket{le="0.25"}', "values": values})
+        else:
+            route = "" if "route=" in labels else 'route="/api/orders/create", '
+            inputs.append({"series": f"smartshop_http_requests_total{{{route}{labels}}}", "values": values})
+    by_tier = {r["labels"]["tier"]: r for g in rules["groups"] for r in g["rules"] if r.get("alert") == alert}
+    expected = []
+    for tier in tiers:
+        rule = by_tier[str(tier)]
+        ratio = {"ApiAvailabilityBudgetBurn": 6 / 60, "ApiLatencyBudgetBurn": 12 / 60}[alert]
+        if name == "slow burn":
+            ratio = 3 / 400
+        value = f"{ratio * 100:.4g}%"
+        annotations = {k: v.replace("{{ $value | humanizePercentage }}", value) for k, v in rule["annotations"].items()}
+        expected.append({"exp_labels": rule["labels"], "exp_annotations": annotations})
+    return {
+        "interval": "1m",
+        "input_series": inputs,
+        "alert_rule_test": [{"eval_time": eval_time, "alertname": alert, "exp_alerts": expected}],
+    }
+
+
+def test_slo_rules_are_made_from_the_spec(tmp_path, ansible_playbook):
+    rules = render_rules(ansible_playbook, tmp_path / "rules.yml")
+    slo = next(g for g in rules["groups"] if g["name"] == "smartshop-slo")
+    records = {r["record"] for r in slo["rules"]}
+    for window in ("5m", "30m", "1h", "2h", "6h", "1d", "3d"):
+        assert f"slo:api_availability:error_ratio_rate{window}" in records
+        assert f"slo:api_latency:error_ratio_rate{window}" in records
+    burn = [r for g in rules["groups"] for r in g["rules"] if r.get("alert") == "ApiAvailabilityBudgetBurn"]
+    assert [(r["labels"]["severity"], r["labels"]["long_window"], r["for"]) for r in burn] == [
+        ("page", "1h", "2m"),
+        ("page", "6h", "15m"),
+        ("ticket", "1d", "1h"),
+        ("ticket", "3d", "3h"),
+    ]
+    # 14.4 x the 0.5 % budget, on both windows, with the traffic guard
+    assert burn[0]["expr"] == (
+        "slo:api_availability:error_ratio_rate1h > 0.072 and slo:api_availability:error_ratio_rate5m > 0.072"
+        " and on() slo:api_availability:events_rate1h > 0.05"
+    )
+
+
+@pytest.mark.needs_images
+def test_slo_burn_rate_tiers_fire_and_stay_quiet(tmp_path, promtool, ansible_playbook):
+    rules = render_rules(ansible_playbook, tmp_path / "smartshop.rules.yml")
+    tests = {
+        "rule_files": ["smartshop.rules.yml"],
+        "evaluation_interval": "1m",
+        "tests": [_slo_test(rules, case) for case in SLO_CASES],
+    }
+    (tmp_path / "slo.test.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    tmp_path.chmod(0o755)
+    for f in tmp_path.iterdir():
+        f.chmod(0o644)
+    result = promtool(tmp_path, "/rules", "test", "rules", "slo.test.yml", workdir="/rules")
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -39,12 +39,13 @@ def expressions() -> list[tuple[str, str, str]]:
     ]
 
 
-def test_the_four_starter_dashboards_exist():
+def test_the_starter_dashboards_exist():
     assert set(committed()) == {
         "smartshop-business.json",
         "smartshop-api.json",
         "smartshop-mysql.json",
         "smartshop-host.json",
+        "smartshop-slo.json",
     }
 
 
@@ -75,6 +76,17 @@ def test_every_panel_uses_the_provisioned_datasource(name):
             assert target["expr"].strip()
 
 
+@pytest.mark.parametrize("name", sorted(dashboards.DASHBOARDS))
+def test_every_panel_has_a_unit_and_every_rate_its_grafana_interval(name):
+    """A rate over a fixed window is wrong at some zoom and scrape interval: $__rate_interval is not."""
+    board = committed()[f"smartshop-{name}.json"]
+    for panel in board["panels"]:
+        assert panel["fieldConfig"]["defaults"].get("unit"), f"{name} / {panel['title']}: no unit"
+        for target in panel["targets"]:
+            for window in re.findall(r"\b(?:rate|irate)\([^\[]*\[([^\]]+)\]", target["expr"]):
+                assert window == "$__rate_interval", f"{name} / {panel['title']}: rate over [{window}]"
+
+
 def test_datasource_provisioning_uses_the_same_uid():
     template = (ROOT / "roles" / "grafana" / "templates" / "datasource.yml.j2").read_text()
     assert "uid: {{ grafana_datasource_uid }}" in template
@@ -82,7 +94,7 @@ def test_datasource_provisioning_uses_the_same_uid():
 
 def test_expressions_use_only_metrics_the_stack_exposes():
     prefixes = ("smartshop_", "mysql_", "node_")
-    recorded = {rule["record"] for rule in prometheus_rules()[0]}
+    recorded = {rule["record"] for rule in prometheus_rules()[0] + slo_rules()["recording"]}
     for name, title, expr in expressions():
         words = set(re.findall(r"[A-Za-z_:][A-Za-z0-9_:]*", expr))
         metrics = {w for w in words if w.startswith(prefixes) or w in recorded}
@@ -99,7 +111,8 @@ def test_every_expression_is_valid_promql(tmp_path, promtool):
             {
                 "name": "dashboards",
                 "rules": [
-                    {"record": f"dashboard:check:{i}", "expr": expr} for i, (_, _, expr) in enumerate(expressions())
+                    {"record": f"dashboard:check:{i}", "expr": expr.replace("$__rate_interval", "1m")}
+                    for i, (_, _, expr) in enumerate(expressions())
                 ],
             }
         ]
@@ -116,6 +129,16 @@ def test_every_expression_is_valid_promql(tmp_path, promtool):
 def prometheus_rules() -> tuple[list[dict], list[dict]]:
     defaults = role_docs.defaults("prometheus")
     return defaults["prometheus_recording_rules"], defaults["prometheus_alert_rules"]
+
+
+def slo_rules() -> dict:
+    """What the filter smartshop.stack.slo_rules makes of the role's SLO spec."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from stack_collection import plugin
+
+    defaults = role_docs.defaults("prometheus")
+    slo = plugin("filter", "slo").slo_rules
+    return slo(defaults["prometheus_slos"], defaults["prometheus_slo_tiers"], defaults["prometheus_slo_min_rate"])
 
 
 def test_each_recorded_series_is_read_by_an_alert_and_a_panel():

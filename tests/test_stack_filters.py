@@ -5,6 +5,7 @@ port on."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,44 @@ def test_mysql_native_hash_is_what_the_server_stores():
     assert _filters.mysql_native_hash("newpass") == "*D8DECEC305209EEFEC43008E1D420E1AA06B19E0"
     with pytest.raises(AnsibleFilterError):
         _filters.mysql_native_hash("")
+
+
+_TIERS = [{"severity": "page", "burn_rate": 14.4, "long": "1h", "short": "5m", "for": "2m"}]
+_SLO = {"name": "api", "alert": "ApiBurn", "objective": 0.99, "errors": "e[$window]", "total": "t[$window]"}
+
+
+def test_slo_rules_record_each_window_and_guard_the_traffic():
+    slo = plugin("filter", "slo").slo_rules
+    made = slo([_SLO], _TIERS, 0.05)
+    assert [r["record"] for r in made["recording"]] == [
+        "slo:api:error_ratio_rate5m",
+        "slo:api:error_ratio_rate1h",
+        "slo:api:error_ratio_rate30d",
+        "slo:api:events_rate1h",
+        "slo:api:error_budget_remaining",
+    ]
+    assert made["recording"][0]["expr"] == "(e[5m] or vector(0)) / (t[5m])"
+    assert made["recording"][-1]["expr"] == "1 - slo:api:error_ratio_rate30d / 0.01"
+    (alert,) = made["alerting"]
+    assert alert["expr"] == (
+        "slo:api:error_ratio_rate1h > 0.144 and slo:api:error_ratio_rate5m > 0.144"
+        " and on() slo:api:events_rate1h > 0.05"
+    )
+    assert alert["labels"] == {"severity": "page", "slo": "api", "tier": "1", "long_window": "1h"}
+
+
+@pytest.mark.parametrize(
+    ("slos", "tiers", "message"),
+    [
+        ([{**_SLO, "objective": 99.5}], _TIERS, "objective must be between 0 and 1"),
+        ([{**_SLO, "errors": "e[5m]"}], _TIERS, "errors must use $window"),
+        ([_SLO, _SLO], _TIERS, "must be unique"),
+        ([{**_SLO, "alert": "api burn"}], _TIERS, "must be CamelCase"),
+        ([_SLO], [{**_TIERS[0], "short": "2h"}], "short window must be shorter"),
+        ([_SLO], [{**_TIERS[0], "long": "an hour"}], "is not a duration"),
+        ([_SLO], [], "at least one tier"),
+    ],
+)
+def test_slo_rules_refuse_a_bad_spec_by_name(slos, tiers, message):
+    with pytest.raises(AnsibleFilterError, match=re.escape(message)):
+        plugin("filter", "slo").slo_rules(slos, tiers)

@@ -1,7 +1,8 @@
 """The starter Grafana dashboards, as code. `python tools/dashboards.py` writes them to
 roles/grafana/files/dashboards/*.json (committed); a test checks the files match this code.
 
-Every panel uses the provisioned Prometheus datasource (fixed uid) and only metrics the stack
+Every panel uses the provisioned Prometheus datasource (fixed uid), a unit, `$__rate_interval` in
+every rate (Grafana sizes it to the scrape interval and the zoom), and only metrics the stack
 exposes: the API's (smartshop_*), mysqld_exporter's (mysql_*), node_exporter's (node_*), and the
 prometheus role's recording rules (smartshop:*, node:*) where an alert judges the same ratio or
 quantile, so that a panel shows exactly the series its alert reads."""
@@ -67,7 +68,7 @@ def business() -> dict:
             panel(
                 1,
                 "Orders per minute",
-                [('sum(rate(smartshop_orders_total{status="pending"}[5m])) * 60', "orders/min")],
+                [('sum(rate(smartshop_orders_total{status="pending"}[$__rate_interval])) * 60', "orders/min")],
                 0,
                 0,
                 unit="short",
@@ -75,7 +76,7 @@ def business() -> dict:
             panel(
                 2,
                 "Revenue per minute",
-                [("sum(rate(smartshop_revenue_euros_total[5m])) * 60", "€/min")],
+                [("sum(rate(smartshop_revenue_euros_total[$__rate_interval])) * 60", "€/min")],
                 12,
                 0,
                 unit="currencyEUR",
@@ -103,7 +104,7 @@ def business() -> dict:
             panel(
                 6,
                 "Payments per minute by result",
-                [("sum by (result) (rate(smartshop_payments_total[5m])) * 60", "{{result}}")],
+                [("sum by (result) (rate(smartshop_payments_total[$__rate_interval])) * 60", "{{result}}")],
                 18,
                 8,
                 w=6,
@@ -122,7 +123,7 @@ def api() -> dict:
             panel(
                 1,
                 "Requests per second by route",
-                [("sum by (route) (rate(smartshop_http_requests_total[5m]))", "{{route}}")],
+                [("sum by (route) (rate(smartshop_http_requests_total[$__rate_interval]))", "{{route}}")],
                 0,
                 0,
                 unit="reqps",
@@ -142,7 +143,7 @@ def api() -> dict:
                     ("smartshop:http_request_duration_seconds:p95_rate5m", "all routes"),
                     (
                         "histogram_quantile(0.95, sum by (le, route)"
-                        " (rate(smartshop_http_request_duration_seconds_bucket[5m])))",
+                        " (rate(smartshop_http_request_duration_seconds_bucket[$__rate_interval])))",
                         "{{route}}",
                     ),
                 ],
@@ -153,7 +154,7 @@ def api() -> dict:
             panel(
                 4,
                 "Responses by status",
-                [("sum by (status) (rate(smartshop_http_requests_total[5m]))", "{{status}}")],
+                [("sum by (status) (rate(smartshop_http_requests_total[$__rate_interval]))", "{{status}}")],
                 12,
                 8,
                 unit="reqps",
@@ -161,7 +162,7 @@ def api() -> dict:
             panel(
                 5,
                 "Database errors per second",
-                [("sum(rate(smartshop_db_errors_total[5m]))", "errors/s")],
+                [("sum(rate(smartshop_db_errors_total[$__rate_interval]))", "errors/s")],
                 0,
                 16,
                 unit="short",
@@ -182,14 +183,21 @@ def mysql() -> dict:
             panel(1, "MySQL up", [("mysql_up", "up")], 0, 0, kind="stat", w=6),
             panel(2, "Uptime", [("mysql_global_status_uptime", "uptime")], 6, 0, kind="stat", unit="s", w=6),
             panel(3, "Threads connected", [("mysql_global_status_threads_connected", "connected")], 12, 0, w=12),
-            panel(4, "Queries per second", [("rate(mysql_global_status_queries[1m])", "queries/s")], 0, 8, unit="qps"),
+            panel(
+                4,
+                "Queries per second",
+                [("rate(mysql_global_status_queries[$__rate_interval])", "queries/s")],
+                0,
+                8,
+                unit="qps",
+            ),
             panel(
                 5,
                 "Statements per second by command",
                 [
                     (
                         "sum by (command) (rate(mysql_global_status_commands_total"
-                        '{command=~"select|insert|update|delete"}[5m]))',
+                        '{command=~"select|insert|update|delete"}[$__rate_interval]))',
                         "{{command}}",
                     )
                 ],
@@ -197,7 +205,7 @@ def mysql() -> dict:
                 8,
                 unit="ops",
             ),
-            panel(6, "Slow queries", [("rate(mysql_global_status_slow_queries[5m])", "slow/s")], 0, 16),
+            panel(6, "Slow queries", [("rate(mysql_global_status_slow_queries[$__rate_interval])", "slow/s")], 0, 16),
             panel(
                 7,
                 "Buffer pool data",
@@ -219,7 +227,7 @@ def host() -> dict:
             panel(
                 1,
                 "CPU busy",
-                [('1 - avg(rate(node_cpu_seconds_total{mode="idle"}[5m]))', "busy")],
+                [('1 - avg(rate(node_cpu_seconds_total{mode="idle"}[$__rate_interval]))', "busy")],
                 0,
                 0,
                 unit="percentunit",
@@ -244,18 +252,57 @@ def host() -> dict:
             panel(
                 5,
                 "Network received",
-                [("sum(rate(node_network_receive_bytes_total[5m]))", "received")],
+                [("sum(rate(node_network_receive_bytes_total[$__rate_interval]))", "received")],
                 0,
                 16,
                 unit="Bps",
             ),
-            panel(6, "Disk written", [("sum(rate(node_disk_written_bytes_total[5m]))", "written")], 12, 16, unit="Bps"),
+            panel(
+                6,
+                "Disk written",
+                [("sum(rate(node_disk_written_bytes_total[$__rate_interval]))", "written")],
+                12,
+                16,
+                unit="Bps",
+            ),
         ],
         ["host"],
     )
 
 
-DASHBOARDS = {"business": business, "api": api, "mysql": mysql, "host": host}
+def slo() -> dict:
+    """The API's service-level objectives (prometheus_slos): the budget left over 30 days and the
+    error ratio over the windows the burn-rate alerts judge."""
+    panels = []
+    for row, (name, title) in enumerate((("api_availability", "Availability"), ("api_latency", "Latency (250 ms)"))):
+        metric = f"slo:{name}"
+        panels.append(
+            panel(
+                2 * row + 1,
+                f"{title}: error budget left (30 d)",
+                [(f"{metric}:error_budget_remaining", "budget left")],
+                0,
+                8 * row,
+                kind="stat",
+                unit="percentunit",
+                w=8,
+            )
+        )
+        panels.append(
+            panel(
+                2 * row + 2,
+                f"{title}: failing share over the alerts' windows",
+                [(f"{metric}:error_ratio_rate{window}", window) for window in ("5m", "1h", "6h", "1d", "3d")],
+                8,
+                8 * row,
+                unit="percentunit",
+                w=16,
+            )
+        )
+    return dashboard("smartshop-slo", "SmartShop — SLOs (error budgets)", panels, ["slo"])
+
+
+DASHBOARDS = {"business": business, "api": api, "mysql": mysql, "host": host, "slo": slo}
 
 
 def render() -> dict[str, str]:

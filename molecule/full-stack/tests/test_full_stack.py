@@ -145,7 +145,8 @@ def test_every_prometheus_target_is_up():
 
 def test_every_dashboard_query_returns_data():
     exprs = [
-        (board.name, panel["title"], target["expr"])
+        # Grafana's $__rate_interval is at least four scrape intervals (5 s here)
+        (board.name, panel["title"], target["expr"].replace("$__rate_interval", "20s"))
         for board in sorted(DASHBOARDS.glob("*.json"))
         for panel in json.loads(board.read_text())["panels"]
         for target in panel["targets"]
@@ -165,10 +166,52 @@ def test_every_dashboard_query_returns_data():
         time.sleep(5)
 
 
+def test_every_metric_a_dashboard_reads_is_exposed_or_recorded():
+    names = set(prometheus("/api/v1/label/__name__/values")["data"])
+    groups = prometheus("/api/v1/rules", type="record")["data"]["groups"]
+    recorded = {rule["name"] for group in groups for rule in group["rules"]}
+    for board in sorted(DASHBOARDS.glob("*.json")):
+        for panel in json.loads(board.read_text())["panels"]:
+            for target in panel["targets"]:
+                words = set(re.findall(r"[A-Za-z_:][A-Za-z0-9_:]*", re.sub(r'"[^"]*"', "", target["expr"])))
+                metrics = {
+                    w for w in words if w.startswith(("smartshop_", "mysql_", "node_", "slo:", "smartshop:", "node:"))
+                }
+                assert metrics, (board.name, panel["title"])
+                assert metrics <= names | recorded, (board.name, panel["title"], metrics - names - recorded)
+
+
 def test_alert_rules_are_loaded():
     groups = prometheus("/api/v1/rules")["data"]["groups"]
     names = {r["name"] for g in groups for r in g["rules"]}
     assert {"TargetDown", "ApiHighErrorRatio", "MySQLDown", "PaymentFailureRatioHigh"} <= names
+
+
+def test_every_alert_links_a_runbook_the_console_serves():
+    """No runbook link returns 404: each alert's runbook_url opens its page in the console (login)."""
+    groups = prometheus("/api/v1/rules", type="alert")["data"]["groups"]
+    urls = {rule["name"]: rule["annotations"]["runbook_url"] for group in groups for rule in group["rules"]}
+    assert {"Watchdog", "ApiAvailabilityBudgetBurn", "TargetDown"} <= set(urls)
+    login = ("admin", secret("console_admin_password"))
+    for name, url in urls.items():
+        assert url == f"{CONSOLE}/runbooks/{name}.md"
+        page = requests.get(url, auth=login, timeout=10)
+        assert page.status_code == 200, (name, page.status_code)
+        assert page.text.startswith(f"# {name}\n")
+        assert page.headers["Content-Type"].startswith("text/plain")
+    assert requests.get(urls["TargetDown"], timeout=10).status_code == 401  # behind the console's login
+
+
+def test_the_watchdog_reaches_alertmanager():
+    """Always firing: its presence in Alertmanager proves rules, evaluation and delivery to it work."""
+    login = ("admin", secret("alertmanager_admin_password"))
+    deadline = time.monotonic() + 60
+    while True:
+        alerts = requests.get("https://127.0.0.1:29093/api/v2/alerts", auth=login, verify=CA, timeout=5).json()
+        if any(a["labels"]["alertname"] == "Watchdog" and a["status"]["state"] == "active" for a in alerts):
+            break
+        assert time.monotonic() < deadline, [a["labels"]["alertname"] for a in alerts]
+        time.sleep(3)
 
 
 def test_api_answers_the_seed_json_through_nginx():

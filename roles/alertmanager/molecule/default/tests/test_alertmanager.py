@@ -48,3 +48,27 @@ def test_an_alert_posted_is_kept():
             break
         assert time.monotonic() < deadline, names
         time.sleep(1)
+
+
+def test_a_faster_burn_rate_tier_holds_the_slower_ones_back():
+    """The inhibition rules: while tier 1 of an SLO fires, its tiers 2-4 are inhibited; another
+    SLO's tier 3 is not."""
+
+    def burn(slo: str, tier: int) -> dict:
+        labels = {"alertname": "ApiAvailabilityBudgetBurn", "slo": slo, "tier": str(tier)}
+        return {"labels": {**labels, "severity": "page" if tier < 3 else "ticket"}}
+
+    alerts = [burn("molecule-a", 1), burn("molecule-a", 3), burn("molecule-b", 3)]
+    assert requests.post(f"{URL}/api/v2/alerts", json=alerts, auth=ADMIN, verify=CA, timeout=5).status_code == 200
+    deadline = time.monotonic() + 20
+    while True:
+        found = requests.get(f"{URL}/api/v2/alerts", auth=ADMIN, verify=CA, timeout=5).json()
+        state = {
+            (a["labels"]["slo"], a["labels"]["tier"]): a["status"]["state"]
+            for a in found
+            if a["labels"].get("slo", "").startswith("molecule-")
+        }
+        if state == {("molecule-a", "1"): "active", ("molecule-a", "3"): "suppressed", ("molecule-b", "3"): "active"}:
+            break
+        assert time.monotonic() < deadline, state
+        time.sleep(1)
