@@ -53,6 +53,7 @@ def test_created_once_private_and_stable(ansible_playbook, tmp_path):
     assert stat.S_IMODE((folder / "api_operator_token").stat().st_mode) == 0o600
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert stat.S_IMODE(folder.parent.stat().st_mode) == 0o700
+    assert sorted(p.name for p in folder.iterdir()) == ["api_operator_token", "x_password"]  # no lock file
     # the second run reads what the first wrote
     code, output, again = run(ansible_playbook, tmp_path, values)
     assert code == 0, output

@@ -2,6 +2,7 @@
 # during a rotation, paired with the value they replace.
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import re
@@ -85,6 +86,17 @@ def secrets_root(given: str | None, configured: str | None) -> str:
     return os.path.abspath(os.path.expanduser(str(root).strip()))
 
 
+@contextlib.contextmanager
+def _locked(directory: str):
+    """An exclusive lock on the host's directory itself (no lock file left beside the secrets)."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         variables = variables or {}
@@ -131,8 +143,7 @@ class LookupModule(LookupBase):
         directory = os.path.dirname(path)
         if not os.path.isdir(directory):
             return
-        with open(os.path.join(directory, ".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with _locked(directory):
             if step == "start":
                 current = self._read(path, vault)
                 if current and not os.path.exists(path + ".next"):
@@ -149,8 +160,7 @@ class LookupModule(LookupBase):
         directory = os.path.dirname(path)
         for folder in (os.path.dirname(directory), directory):  # the root, then the host's
             os.makedirs(folder, mode=0o700, exist_ok=True)
-        with open(os.path.join(directory, ".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with _locked(directory):
             value = self._read(path, vault)  # another fork may have written it meanwhile
             if value is None:
                 value = "".join(secrets.choice(ALPHABET) for _ in range(length))
