@@ -253,7 +253,7 @@ def test_every_web_configuration_passes_promtool(host):
     assert checked == 4  # prometheus, alertmanager, node_exporter, mysqld_exporter
 
 
-GENERATED = [path for path in sorted(SECRETS.glob("*")) if path.is_file() and path.suffix != ".crt"]
+GENERATED = [path for path in sorted(SECRETS.glob("[!.]*")) if path.is_file() and path.suffix != ".crt"]
 
 
 def test_generated_credentials_are_files_the_owner_alone_reads(host):
