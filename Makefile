@@ -82,9 +82,11 @@ app-test: images browser ## Application tests: MariaDB integration, gunicorn, fu
 	pytest -q --junitxml=$(REPORTS)/app.xml app tests/test_dashboards.py tests/test_alert_rules.py
 
 simulate: setup ## Traffic against the deployed API: make simulate DURATION=60 RATE=50 [API_URL=...]
-	PYTHONPATH=app/simulator python -m smartshop_simulator run --host $(API_URL) \
-	  --duration $(DURATION) --rate $(RATE) --progress-every 5 \
-	  $(if $(wildcard $(OPERATOR_TOKEN_FILE)),--operator-token-file $(OPERATOR_TOKEN_FILE))
+	@token=(); if [ -f "$(OPERATOR_TOKEN_FILE)" ]; then token=(--operator-token-file "$(OPERATOR_TOKEN_FILE)"); fi; \
+	if [ -f "$(OPERATOR_TOKEN_FILE)" ] && grep -q '^\$$ANSIBLE_VAULT;' "$(OPERATOR_TOKEN_FILE)"; then \
+	  token=(); export SMARTSHOP_OPERATOR_TOKEN="$$(ansible-vault view "$(OPERATOR_TOKEN_FILE)")"; fi; \
+	set -x; PYTHONPATH=app/simulator python -m smartshop_simulator run --host $(API_URL) \
+	  --duration $(DURATION) --rate $(RATE) --progress-every 5 "$${token[@]}"
 
 bench: bench-api bench-stats bench-simulator ## Every benchmark
 
