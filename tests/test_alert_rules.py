@@ -150,11 +150,16 @@ def test_alert_rules_fire_on_their_faults(tmp_path, promtool, ansible_playbook):
         for check in case["alert_rule_test"]:
             for alert in check["exp_alerts"]:
                 alert["exp_annotations"]["runbook_url"] = f"http://localhost:3000/runbooks/{check['alertname']}.md"
-    (tmp_path / "smartshop.rules.test.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
-    tmp_path.chmod(0o755)
-    for f in tmp_path.iterdir():
+    run_rule_tests(promtool, tmp_path, tests)
+
+
+def run_rule_tests(promtool, folder: Path, tests: dict) -> None:
+    """promtool test rules on `tests`, beside the rendered rule file in `folder`."""
+    (folder / "rules.test.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    folder.chmod(0o755)
+    for f in folder.iterdir():
         f.chmod(0o644)
-    result = promtool(tmp_path, "/rules", "test", "rules", "smartshop.rules.test.yml", workdir="/rules")
+    result = promtool(folder, "/rules", "test", "rules", "rules.test.yml", workdir="/rules")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout + result.stderr
 
@@ -300,9 +305,4 @@ def test_slo_burn_rate_tiers_fire_and_stay_quiet(tmp_path, promtool, ansible_pla
         "evaluation_interval": "1m",
         "tests": [_slo_test(rules, case) for case in SLO_CASES],
     }
-    (tmp_path / "slo.test.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
-    tmp_path.chmod(0o755)
-    for f in tmp_path.iterdir():
-        f.chmod(0o644)
-    result = promtool(tmp_path, "/rules", "test", "rules", "slo.test.yml", workdir="/rules")
-    assert result.returncode == 0, result.stdout + result.stderr
+    run_rule_tests(promtool, tmp_path, tests)
