@@ -38,9 +38,13 @@ def test_password_comes_from_a_file_not_the_environment(host, replica):
     env = dict(e.split("=", 1) for e in c["Config"]["Env"])
     assert "SMARTSHOP_DB_PASSWORD" not in env
     assert env["SMARTSHOP_DB_PASSWORD_FILE"] == "/run/secrets/db_password"
-    secret = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "etc", f"{PROJECT}-backend", "db_password")
-    f = host.file(secret)
+    folder = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "etc", f"{PROJECT}-backend")
+    f = host.file(os.path.join(folder, "api", "db_password"))
     assert f.mode == 0o400 and f.uid == 10001
+    # the replicas mount api/ (credentials they re-read when rotated), never the migrator's password
+    mounts = {m["Destination"]: m["Source"] for m in c["Mounts"]}
+    assert mounts["/run/secrets"] == os.path.join(folder, "api")
+    assert "migrator_password" not in host.file(os.path.join(folder, "api")).listdir()
 
 
 def test_api_answers_and_the_schema_is_migrated(host):
