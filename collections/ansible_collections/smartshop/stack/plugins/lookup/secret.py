@@ -76,6 +76,11 @@ ALPHABET = string.ascii_letters + string.digits
 NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 
+def _draw(length: int) -> str:
+    """A new random value: `length` letters and digits."""
+    return "".join(secrets.choice(ALPHABET) for _ in range(length))
+
+
 def secrets_root(given: str | None, configured: str | None) -> str:
     root = (
         given
@@ -147,8 +152,7 @@ class LookupModule(LookupBase):
             if step == "start":
                 current = self._read(path, vault)
                 if current and not os.path.exists(path + ".next"):
-                    fresh = "".join(secrets.choice(ALPHABET) for _ in range(max(16, len(current))))
-                    self._write(path + ".next", fresh, vault)
+                    self._write(path + ".next", _draw(max(16, len(current))), vault)
             elif os.path.exists(path + ".next"):
                 os.replace(path + ".next", path)
 
@@ -163,7 +167,7 @@ class LookupModule(LookupBase):
         with _locked(directory):
             value = self._read(path, vault)  # another fork may have written it meanwhile
             if value is None:
-                value = "".join(secrets.choice(ALPHABET) for _ in range(length))
+                value = _draw(length)
                 self._write(path, value, vault)
         return value
 
