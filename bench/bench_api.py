@@ -1,10 +1,18 @@
-"""Benchmarks of the containerised API; each prints figures, the last line one JSON object.
+"""Benchmarks of the API; each prints figures, the last line one JSON object.
 
-    python bench/bench_api.py mixed [--users 32] [--duration 30]   # `make bench-api`
-    python bench/bench_api.py stats [--orders 1000000]             # `make bench-stats`
+    python bench/bench_api.py mixed [--target both] [--users 16] [--duration 30]   # `make bench-api`
+    python bench/bench_api.py stats [--orders 1000000]                             # `make bench-stats`
 
-Both start their own stack (MariaDB on a volume, the migration, one backend container with
-gunicorn 2 workers x 4 threads) under the name prefix smartshop-bench and remove it after.
+`mixed` measures, with Locust on the same machine, first the path users use (the running stack's
+published API port, 127.0.0.1:8000 by default: docker-proxy, nginx, every replica, MariaDB),
+then one backend container reached at its own address. On each it runs the path's ceiling first
+(a pooled ping, GET /api/health, same users) and then the shop's mixed journey; `ratio` is
+mixed / ceiling, a figure that carries from one machine to another. The JSON has the path's
+figures at the top level and the container's under "container".
+
+The container runs, and `stats`, start their own stack (MariaDB on a volume, the migration, one
+backend container with gunicorn 2 workers x 4 threads) under the prefix smartshop-bench and
+remove it after. The mixed journey writes users and orders into the stack it measures.
 """
 
 from __future__ import annotations
@@ -30,14 +38,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from testing import stack as containers  # noqa: E402
 
+DEFAULT_TOKEN = Path.home() / ".smartshop" / "secrets" / "localhost" / "api_operator_token"
 
-def mixed(stack: containers.Stack, users: int, duration: float) -> dict:
+
+def _locust(user_class, host: str, users: int, duration: float) -> tuple[dict, object]:
+    """Run `user_class` against `host` for `duration` s after a 2 s warm-up; the totals and the stats."""
     from locust.env import Environment
-    from locustfile_api import ShopUser
 
-    # straight to the container's address: docker-proxy would take CPU from the API
-    ShopUser.operator = stack.operator  # the error calls are operator routes
-    env = Environment(user_classes=[ShopUser], host=stack.backend_direct)
+    env = Environment(user_classes=[user_class], host=host)
     runner = env.create_local_runner()
     runner.start(users, spawn_rate=users)
     gevent.sleep(2)  # warm-up: pools fill, workers start
@@ -57,16 +65,52 @@ def mixed(stack: containers.Stack, users: int, duration: float) -> dict:
         "users": users,
     }
     runner.quit()
+    return result, env.stats
+
+
+def measure(host: str, operator: dict[str, str], users: int, duration: float, label: str) -> dict:
+    """The ceiling of a path (a pooled ping, GET /api/health) then the mixed journey over it."""
+    from locustfile_api import PingUser, ShopUser
+
+    ceiling, _ = _locust(PingUser, host, users, duration)
+    print(
+        f"{label}: ceiling (GET /api/health) {ceiling['rps']} req/s, p99 {ceiling['p99_ms']} ms,"
+        f" {ceiling['unexpected_errors']} errors"
+    )
+    ShopUser.operator = operator  # the error calls are operator routes
+    result, stats = _locust(ShopUser, host, users, duration)
+    print(f"{label}: mixed {result['rps']} req/s")
     print(f"{'request':<14}{'count':>8}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'fails':>7}")
-    for name, entry in sorted(env.stats.entries.items()):
+    for name, entry in sorted(stats.entries.items()):
         print(
             f"{name[0]:<14}{entry.num_requests:>8}{entry.get_response_time_percentile(0.5):>8}"
             f"{entry.get_response_time_percentile(0.95):>8}{entry.get_response_time_percentile(0.99):>8}"
             f"{entry.num_failures:>7}"
         )
-    for error in env.stats.errors.values():
+    for error in stats.errors.values():
         print(f"unexpected: {error.name} {error.error} x{error.occurrences}")
+    result["ceiling_rps"] = ceiling["rps"]
+    result["ceiling_p99_ms"] = ceiling["p99_ms"]
+    result["ratio"] = round(result["rps"] / ceiling["rps"], 2) if ceiling["rps"] else 0.0
+    result["target"] = host
     return result
+
+
+def published_path(url: str, token_file: Path) -> tuple[str, dict[str, str]]:
+    """The running stack's API as users reach it (`make up`), with its operator token."""
+    try:
+        health = requests.get(f"{url}/api/health", timeout=5)
+    except requests.RequestException as exc:
+        raise SystemExit(f"bench-api: nothing answers at {url} ({exc.__class__.__name__}); run `make up`") from None
+    if health.status_code != 200:
+        raise SystemExit(f"bench-api: {url}/api/health answered {health.status_code}; run `make verify`")
+    try:
+        token = token_file.read_text().splitlines()[0].strip()
+    except (OSError, IndexError):
+        raise SystemExit(f"bench-api: cannot read the operator token in {token_file}") from None
+    if token.startswith("$ANSIBLE_VAULT"):
+        raise SystemExit(f"bench-api: {token_file} is vaulted; run through `make bench-api`, which opens it")
+    return url, {"Authorization": f"Bearer {token}"}
 
 
 SEED_SQL = """
@@ -153,28 +197,47 @@ def main() -> int:
     m = sub.add_parser("mixed")
     m.add_argument("--users", type=int, default=int(os.environ.get("USERS", "16")))
     m.add_argument("--duration", type=float, default=float(os.environ.get("DURATION", "30")))
-    m.add_argument("--workers", default=os.environ.get("WORKERS", "2"), help="gunicorn workers (default 2)")
-    m.add_argument("--threads", default=os.environ.get("THREADS", "4"), help="threads per worker (default 4)")
+    m.add_argument(
+        "--target",
+        choices=["path", "container", "both"],
+        default=os.environ.get("TARGET", "both"),
+        help="path: the running stack's published API (--url); container: one backend container; both (default)",
+    )
+    m.add_argument("--url", default=os.environ.get("API_URL", "http://127.0.0.1:8000"))
+    m.add_argument("--token-file", type=Path, default=Path(os.environ.get("OPERATOR_TOKEN_FILE", DEFAULT_TOKEN)))
+    m.add_argument("--workers", default=os.environ.get("WORKERS", "2"), help="container: gunicorn workers (2)")
+    m.add_argument("--threads", default=os.environ.get("THREADS", "4"), help="container: threads per worker (4)")
     s = sub.add_parser("stats")
     s.add_argument("--orders", type=int, default=int(os.environ.get("ORDERS", "1000000")))
     s.add_argument("--samples", type=int, default=1000)
     args = parser.parse_args()
-    client = docker.from_env()
-    backend_env = {
-        "SMARTSHOP_WORKERS": str(getattr(args, "workers", 2)),
-        "SMARTSHOP_THREADS": str(getattr(args, "threads", 4)),
-    }
-    stack = containers.start(
-        client, containers.manifest_images(), "smartshop-bench", replicas=1, db_tmpfs=False, backend_env=backend_env
-    )
-    try:
-        result = (
-            mixed(stack, args.users, args.duration)
-            if args.bench == "mixed"
-            else stats_bench(stack, args.orders, args.samples)
+
+    result: dict = {}
+    if args.bench == "mixed" and args.target in ("path", "both"):
+        url, operator = published_path(args.url.rstrip("/"), args.token_file)
+        result = measure(url, operator, args.users, args.duration, f"path {url}")
+    if args.bench == "stats" or args.target in ("container", "both"):
+        backend_env = {
+            "SMARTSHOP_WORKERS": str(getattr(args, "workers", 2)),
+            "SMARTSHOP_THREADS": str(getattr(args, "threads", 4)),
+        }
+        stack = containers.start(
+            docker.from_env(),
+            containers.manifest_images(),
+            "smartshop-bench",
+            replicas=1,
+            db_tmpfs=False,
+            backend_env=backend_env,
         )
-    finally:
-        stack.stop()
+        try:
+            if args.bench == "stats":
+                result = stats_bench(stack, args.orders, args.samples)
+            else:
+                # straight to the container's address: docker-proxy would take CPU from the API
+                one = measure(stack.backend_direct, stack.operator, args.users, args.duration, "one container")
+                result = {**result, "container": one} if result else one
+        finally:
+            stack.stop()
     print(json.dumps(result))
     return 0
 

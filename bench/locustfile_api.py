@@ -67,3 +67,15 @@ class ShopUser(FastHttpUser):
             self.call("error_custom", "POST", "/api/errors/custom", json={"message": "bench"}, headers=self.operator)
         if random.random() < 0.2:
             self.call("logout", "POST", f"/api/users/logout/{self.user_id}")
+
+
+class PingUser(FastHttpUser):
+    """The ceiling of a path: the cheapest pooled request (GET /api/health, one `SELECT 1`)."""
+
+    wait_time = constant(0)
+
+    @task
+    def ping(self) -> None:
+        with self.client.get("/api/health", name="health", catch_response=True) as response:
+            if response.status_code != 200:
+                response.failure(f"unexpected {response.status_code}")
