@@ -90,8 +90,15 @@ simulate: setup ## Traffic against the deployed API: make simulate DURATION=60 R
 
 bench: bench-api bench-stats bench-simulator ## Every benchmark
 
-bench-api: images ## Mixed API workload against the containerised backend (USERS, DURATION)
-	python bench/bench_api.py mixed
+BENCH_INVENTORY := bench/inventory/hosts.yml
+bench-api: images ## Through the published port of a stack site.yml deploys (ceiling, mixed, ratio), then one container
+	@mkdir -p $(REPORTS)
+	ansible-playbook -i $(BENCH_INVENTORY) site.yml >$(REPORTS)/bench-api-converge.log \
+	  || { tail -n 30 $(REPORTS)/bench-api-converge.log; exit 1; }
+	@rc=0; python bench/bench_api.py mixed --url http://127.0.0.1:48000 \
+	  --token-file $(HOME)/.smartshop/bench-secrets/localhost/api_operator_token || rc=$$?; \
+	  ansible-playbook -i $(BENCH_INVENTORY) playbooks/teardown.yml -e smartshop_purge=1 >/dev/null; \
+	  rm -rf $(HOME)/.smartshop/bench-secrets; exit $$rc
 
 bench-stats: images ## /api/stats latency with ORDERS (default 1,000,000) orders
 	python bench/bench_api.py stats
