@@ -1,8 +1,10 @@
-"""smartshop-backend: `migrate` applies the schema migrations; `serve` runs gunicorn."""
+"""smartshop-backend: `migrate` applies the schema migrations; `serve` runs gunicorn; `reconcile`
+checks the counters /api/stats reads against the rows they count (exit 1 on a difference)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -34,6 +36,27 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reconcile(args: argparse.Namespace) -> int:
+    from .db import Database
+    from .reconcile import reconcile
+
+    database = Database(Settings.from_env())
+    try:
+        conn = database._connect()
+        report = reconcile(conn, fix=args.fix)
+        conn.close()
+    finally:
+        database.close()
+    for entry in report:
+        mark = "ok" if entry["ok"] else ("FIXED" if "fixed_to" in entry else "DIFFERS")
+        print(f"{mark:<8}{entry['name']:<24} counter {entry['counter']:>12}  rows {entry['rows']:>12}")
+    wrong = [entry["name"] for entry in report if not entry["ok"] and "fixed_to" not in entry]
+    print(
+        json.dumps({"checked": len(report), "differ": wrong, "fixed": [e["name"] for e in report if "fixed_to" in e]})
+    )
+    return 1 if wrong else 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     Settings.from_env()  # fail here, with a clear message, rather than in every worker
     os.execvp(
@@ -50,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     migrate = sub.add_parser("migrate", help="apply pending schema migrations (idempotent)")
     migrate.add_argument("--wait", type=int, default=60, help="seconds to wait for the database (default 60)")
     migrate.set_defaults(func=_migrate)
+    check = sub.add_parser("reconcile", help="check the counters against the rows they count")
+    check.add_argument("--fix", action="store_true", help="rewrite differing running totals from the rows")
+    check.set_defaults(func=_reconcile)
     serve = sub.add_parser("serve", help="run the API under gunicorn")
     serve.set_defaults(func=_serve)
     args = parser.parse_args(argv)

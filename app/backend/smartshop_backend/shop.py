@@ -4,7 +4,9 @@ the caller's transaction (a cursor) and returns plain data; the API layer turns 
 
 The rules (statuses, the actions between them) are domain.py's. A payment is taken only from a
 status that allows "pay", under a row lock on the order: of concurrent payments of one order
-exactly one is made, the others get 409.
+exactly one is made, the others get 409. The database holds the same rule on its own (a unique
+index over the successful payments' order ids), and its foreign keys tie payments to orders and
+orders to users and products.
 """
 
 from __future__ import annotations
@@ -275,10 +277,17 @@ class Shop:
         order = self._locked_for(cur, order_id, "pay")
         outcome = self.outcome(requested)
         amount = Decimal(str(order["amount"]))
-        cur.execute(
-            "INSERT INTO payments (order_id, status, amount, requested_status) VALUES (%s, %s, %s, %s)",
-            (order_id, outcome, amount, requested),
-        )
+        try:
+            cur.execute(
+                "INSERT INTO payments (order_id, status, amount, requested_status) VALUES (%s, %s, %s, %s)",
+                (order_id, outcome, amount, requested),
+            )
+        except pymysql.err.IntegrityError as exc:
+            # the database's own rule (migration 0003): one successful payment per order, whatever
+            # the status column says (a row changed by hand, a bug in the rules above)
+            if exc.args[0] != DUPLICATE_KEY:
+                raise
+            raise Conflict(f"order {order_id} already has a successful payment", order_status=order["status"]) from None
         payment_id = cur.lastrowid
         new_status = PAYMENT_RESULT[outcome]
         self._set_status(cur, events, order_id, order["status"], new_status)

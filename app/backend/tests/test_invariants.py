@@ -1,0 +1,85 @@
+"""The rules the database holds on its own (migration 0003 and the schema's foreign keys): even a
+statement that bypasses the API cannot give an order two successful payments, and the API answers
+such a case with 409 without writing anything."""
+
+from __future__ import annotations
+
+import pymysql
+import pytest
+
+from .conftest import root_connection
+from .test_api import new_order, new_user, to_processing
+
+
+def _paid_order(client) -> dict:
+    order = new_order(client, new_user(client)["id"])
+    to_processing(client, order["id"])
+    response = client.post(f"/api/payments/process/{order['id']}", json={"status": "success"})
+    assert response.status_code == 201, response.get_json()
+    return order
+
+
+def test_a_second_successful_payment_is_refused_by_the_database(client, mariadb, settings):
+    order = _paid_order(client)
+    with root_connection(mariadb, settings.db_name) as conn, conn.cursor() as cur:
+        with pytest.raises(pymysql.err.IntegrityError) as refused:
+            cur.execute("INSERT INTO payments (order_id, status, amount) VALUES (%s, 'success', 1.00)", (order["id"],))
+        assert refused.value.args[0] == 1062  # duplicate key on uq_payments_one_success
+        # failed attempts are not limited: an order may fail several times before it succeeds
+        cur.execute("INSERT INTO payments (order_id, status, amount) VALUES (%s, 'failed', 1.00)", (order["id"],))
+        cur.execute("SELECT COUNT(*) FROM payments WHERE order_id = %s AND status = 'success'", (order["id"],))
+        assert cur.fetchone()[0] == 1
+
+
+def test_a_payment_for_no_order_is_refused_by_the_database(mariadb, settings):
+    with root_connection(mariadb, settings.db_name) as conn, conn.cursor() as cur:
+        with pytest.raises(pymysql.err.IntegrityError) as refused:
+            cur.execute("INSERT INTO payments (order_id, status, amount) VALUES (987654321, 'success', 1.00)")
+        assert refused.value.args[0] == 1452  # foreign key fk_payments_order
+
+
+def test_the_api_answers_409_and_writes_nothing_when_the_database_refuses(client, mariadb, settings):
+    order = _paid_order(client)
+    # an order put back by hand where "pay" is allowed: the rules in the code would take a payment
+    with root_connection(mariadb, settings.db_name) as conn, conn.cursor() as cur:
+        cur.execute("UPDATE orders SET status = 'processing' WHERE id = %s", (order["id"],))
+    response = client.post(f"/api/payments/process/{order['id']}", json={"status": "success"})
+    body = response.get_json()
+    assert response.status_code == 409, body
+    assert "already has a successful payment" in body["error"]
+    with root_connection(mariadb, settings.db_name) as conn, conn.cursor() as cur:
+        cur.execute("SELECT status FROM orders WHERE id = %s", (order["id"],))
+        assert cur.fetchone()[0] == "processing"  # the transaction rolled back: nothing half-written
+        cur.execute("SELECT COUNT(*) FROM payments WHERE order_id = %s", (order["id"],))
+        assert cur.fetchone()[0] == 1
+
+
+def _reconcile(mariadb, settings, fix=False):
+    from smartshop_backend.reconcile import reconcile
+
+    conn = root_connection(mariadb, settings.db_name)
+    try:
+        return {entry["name"]: entry for entry in reconcile(conn, fix=fix)}
+    finally:
+        conn.close()
+
+
+def test_the_counters_reconcile_with_the_rows_and_a_write_around_the_api_is_named(client, mariadb, settings):
+    _reconcile(mariadb, settings, fix=True)  # other tests write around the API on purpose
+    assert all(entry["ok"] for entry in _reconcile(mariadb, settings).values())
+    _paid_order(client)  # traffic through the API keeps them equal
+    new_order(client, new_user(client)["id"])
+    report = _reconcile(mariadb, settings)
+    assert all(entry["ok"] for entry in report.values()), report
+    assert set(report) >= {"users", "orders", "orders_pending", "payments_success", "revenue_cents"}
+
+    with root_connection(mariadb, settings.db_name) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO users (username) VALUES ('written-around-the-api')")
+    report = _reconcile(mariadb, settings)
+    assert not report["users"]["ok"] and report["users"]["rows"] == report["users"]["counter"] + 1
+    assert [name for name, entry in report.items() if not entry["ok"]] == ["users"]
+
+    fixed = _reconcile(mariadb, settings, fix=True)
+    assert fixed["users"]["fixed_to"] == report["users"]["rows"]
+    assert all(entry["ok"] for entry in _reconcile(mariadb, settings).values())
+    assert client.get("/api/stats").get_json()["total_users"] == report["users"]["rows"]
