@@ -1,5 +1,6 @@
 """smartshop-backend: `migrate` applies the schema migrations; `serve` runs gunicorn; `reconcile`
-checks the counters /api/stats reads against the rows they count (exit 1 on a difference)."""
+checks the counters /api/stats reads against the rows they count (exit 1 on a difference); `prune`
+deletes what is past its keeping time (prune.py)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,22 @@ def _reconcile(args: argparse.Namespace) -> int:
     return 1 if wrong else 0
 
 
+def _prune(args: argparse.Namespace) -> int:
+    from .db import Database
+    from .prune import prune
+
+    settings = Settings.from_env()
+    database = Database(settings)
+    try:
+        conn = database._connect()
+        deleted = prune(conn, settings)
+        conn.close()
+    finally:
+        database.close()
+    print(json.dumps({"deleted": deleted} if deleted is not None else {"busy": "another process is pruning"}))
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     Settings.from_env()  # fail here, with a clear message, rather than in every worker
     os.execvp(
@@ -76,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("reconcile", help="check the counters against the rows they count")
     check.add_argument("--fix", action="store_true", help="rewrite differing running totals from the rows")
     check.set_defaults(func=_reconcile)
+    prune = sub.add_parser("prune", help="delete what is past its keeping time now (the API does it every 5 min)")
+    prune.set_defaults(func=_prune)
     serve = sub.add_parser("serve", help="run the API under gunicorn")
     serve.set_defaults(func=_serve)
     args = parser.parse_args(argv)

@@ -94,6 +94,12 @@ class Settings:
     db_password_file: str = ""
     operator_token_file: str = ""
     scrape_password_file: str = ""
+    # Bounded growth (prune.py): how long what only serves recent figures is kept.
+    keep_minute_counters_hours: int = 2
+    keep_days: int = 35
+    keep_activity_days: int = 7
+    keep_idempotency_hours: int = 24
+    prune_interval: int = 300
 
     def current_db_password(self) -> str:
         """The password new database connections present (the file's first line, read now)."""
@@ -130,4 +136,12 @@ class Settings:
             db_password_file=env.get("SMARTSHOP_DB_PASSWORD_FILE", ""),
             operator_token_file=env.get("SMARTSHOP_OPERATOR_TOKEN_FILE", ""),
             scrape_password_file=env.get("SMARTSHOP_SCRAPE_PASSWORD_FILE", ""),
+            # /api/stats reads the last 60 minutes and today: nothing shorter may be configured
+            keep_minute_counters_hours=_int(
+                env, "SMARTSHOP_KEEP_MINUTE_COUNTERS_HOURS", cls.keep_minute_counters_hours, 2, 8784
+            ),
+            keep_days=_int(env, "SMARTSHOP_KEEP_DAYS", cls.keep_days, 1, 3660),
+            keep_activity_days=_int(env, "SMARTSHOP_KEEP_ACTIVITY_DAYS", cls.keep_activity_days, 1, 3660),
+            keep_idempotency_hours=_int(env, "SMARTSHOP_KEEP_IDEMPOTENCY_HOURS", cls.keep_idempotency_hours, 1, 8784),
+            prune_interval=_int(env, "SMARTSHOP_PRUNE_INTERVAL", cls.prune_interval, 0, 86400),
         )

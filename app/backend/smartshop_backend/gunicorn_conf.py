@@ -25,6 +25,14 @@ def on_starting(server):
             os.unlink(os.path.join(directory, name))
 
 
+def post_worker_init(worker):
+    """Each worker prunes what only served recent figures (prune.py; one at a time, under a lock)."""
+    from smartshop_backend.prune import start_background
+
+    app = worker.wsgi
+    start_background(app.extensions["smartshop.db"], app.config["SMARTSHOP_SETTINGS"])
+
+
 def child_exit(server, worker):
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.mark_process_dead(worker.pid)

@@ -83,3 +83,52 @@ def test_the_counters_reconcile_with_the_rows_and_a_write_around_the_api_is_name
     assert fixed["users"]["fixed_to"] == report["users"]["rows"]
     assert all(entry["ok"] for entry in _reconcile(mariadb, settings).values())
     assert client.get("/api/stats").get_json()["total_users"] == report["users"]["rows"]
+
+
+def test_pruning_deletes_only_what_is_past_its_keeping_time(client, mariadb, settings):
+    from smartshop_backend.prune import prune
+
+    user = new_user(client)
+    new_order(client, user["id"])
+    before = client.get("/api/stats").get_json()
+    old = {
+        "counters": "INSERT INTO counters (name, bucket, shard, value) VALUES"
+        " ('orders', UTC_TIMESTAMP() - INTERVAL 3 HOUR, 0, 5), ('active_users', UTC_DATE() - INTERVAL 40 DAY, 0, 2)",
+        "activity_log": "INSERT INTO activity_log (created_at, level, message) VALUES"
+        " (UTC_TIMESTAMP(3) - INTERVAL 8 DAY, 'low', 'old news')",
+        "idempotency_keys": "INSERT INTO idempotency_keys (idem_key, endpoint, request_hash, status_code, response,"
+        " created_at) VALUES ('old-key', 'x', REPEAT('0', 64), 201, '{}', UTC_TIMESTAMP(3) - INTERVAL 25 HOUR)",
+        "daily_active_users": "INSERT IGNORE INTO daily_active_users (day, user_id) VALUES"
+        " (UTC_DATE() - INTERVAL 40 DAY, %(user)s)",
+    }
+    with root_connection(mariadb, settings.db_name) as conn, conn.cursor() as cur:
+        for sql in old.values():
+            cur.execute(sql, {"user": user["id"]} if "%(user)s" in sql else None)
+    with root_connection(mariadb, settings.db_name) as conn:
+        deleted = prune(conn, settings, batch=1)  # batches of one row: the loop is exercised
+    assert deleted["counters_per_minute"] >= 1 and deleted["counters_per_day"] >= 1, deleted
+    assert deleted["activity_log"] >= 1 and deleted["idempotency_keys"] >= 1, deleted
+    assert deleted["daily_active_users"] >= 1, deleted
+    with root_connection(mariadb, settings.db_name) as conn, conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM idempotency_keys WHERE idem_key = 'old-key'")
+        assert cur.fetchone()[0] == 0
+        cur.execute("SELECT COUNT(*) FROM activity_log WHERE message = 'old news'")
+        assert cur.fetchone()[0] == 0
+        cur.execute("SELECT COUNT(*) FROM activity_log WHERE created_at > UTC_TIMESTAMP(3) - INTERVAL 1 HOUR")
+        assert cur.fetchone()[0] > 0  # what the console shows stays
+    after = client.get("/api/stats").get_json()
+    # running totals and the last hour's figures are untouched
+    for key in ("total_users", "total_orders", "orders_last_10min", "orders_last_hour"):
+        if key in before:
+            assert after[key] == before[key], (key, before, after)
+    with root_connection(mariadb, settings.db_name) as conn:
+        assert prune(conn, settings) == dict.fromkeys(deleted, 0)  # nothing left to prune
+
+
+def test_retention_shorter_than_what_the_stats_read_is_refused():
+    from smartshop_backend.config import ConfigError, Settings
+
+    with pytest.raises(ConfigError, match="SMARTSHOP_KEEP_MINUTE_COUNTERS_HOURS must be between 2"):
+        Settings.from_env({"SMARTSHOP_KEEP_MINUTE_COUNTERS_HOURS": "1"})
+    with pytest.raises(ConfigError, match="SMARTSHOP_PRUNE_INTERVAL must be an integer"):
+        Settings.from_env({"SMARTSHOP_PRUNE_INTERVAL": "soon"})
