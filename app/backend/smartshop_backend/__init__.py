@@ -8,7 +8,7 @@ from werkzeug.routing import IntegerConverter, ValidationError
 from . import errors, requestlog
 from .config import Settings
 from .counters import Counters
-from .db import Database
+from .db import Database, set_deadline
 from .metrics import get_metrics
 from .shop import Shop
 
@@ -51,4 +51,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         app.register_blueprint(module.bp)
     errors.register(app)
     requestlog.install(app)
+
+    @app.before_request
+    def _deadline() -> None:
+        set_deadline(settings.request_deadline)
+
+    @app.teardown_request
+    def _no_deadline(_exc) -> None:
+        set_deadline(None)
+
     return app

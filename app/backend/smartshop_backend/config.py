@@ -100,6 +100,9 @@ class Settings:
     keep_activity_days: int = 7
     keep_idempotency_hours: int = 24
     prune_interval: int = 300
+    # Seconds a request may take in the database (db.py: lock waits give up at half, statements at
+    # this, and no commit happens after it); below gunicorn's 20 s and nginx's 30 s.
+    request_deadline: int = 10
 
     def current_db_password(self) -> str:
         """The password new database connections present (the file's first line, read now)."""
@@ -144,4 +147,5 @@ class Settings:
             keep_activity_days=_int(env, "SMARTSHOP_KEEP_ACTIVITY_DAYS", cls.keep_activity_days, 1, 3660),
             keep_idempotency_hours=_int(env, "SMARTSHOP_KEEP_IDEMPOTENCY_HOURS", cls.keep_idempotency_hours, 1, 8784),
             prune_interval=_int(env, "SMARTSHOP_PRUNE_INTERVAL", cls.prune_interval, 0, 86400),
+            request_deadline=_int(env, "SMARTSHOP_REQUEST_DEADLINE", cls.request_deadline, 2, 15),
         )

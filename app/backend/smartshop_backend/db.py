@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,8 +23,33 @@ RETRYABLE = {1213, 1205}
 UNAVAILABLE = {2003, 2006, 2013, 2055, 1040, 1053}
 
 
+# The server stopped a statement at max_statement_time (the request's deadline).
+STATEMENT_TIMEOUT = 1969
+
+
 class DatabaseUnavailable(Exception):
     """The database cannot be reached; the API answers 503."""
+
+
+class DeadlineExceeded(DatabaseUnavailable):
+    """The request ran past its deadline: its transaction was rolled back, nothing was written."""
+
+
+# Deadlines in order, so that no write commits after its client was told it failed: a lock wait
+# gives up at half the request's deadline, a statement at the deadline, the socket read 2 s after,
+# gunicorn kills a silent worker at 20 s (gunicorn_conf.py), nginx gives up at 30 s. The commit
+# itself is refused once the deadline has passed (set per request by the API, per thread).
+_deadline = threading.local()
+
+
+def set_deadline(seconds: float | None) -> None:
+    """Transactions of this thread may commit until `seconds` from now (None: no deadline)."""
+    _deadline.at = time.monotonic() + seconds if seconds else None
+
+
+def past_deadline() -> bool:
+    at = getattr(_deadline, "at", None)
+    return at is not None and time.monotonic() > at
 
 
 class Database:
@@ -53,10 +79,14 @@ class Database:
             charset="utf8mb4",
             autocommit=False,
             connect_timeout=settings.connect_timeout,
-            read_timeout=30,
-            write_timeout=30,
+            read_timeout=settings.request_deadline + 2,
+            write_timeout=settings.request_deadline + 2,
             cursorclass=DictCursor,
-            init_command="SET time_zone = '+00:00'",
+            init_command=(
+                "SET time_zone = '+00:00',"
+                f" innodb_lock_wait_timeout = {max(1, settings.request_deadline // 2)},"
+                f" max_statement_time = {settings.request_deadline}"
+            ),
             **connect_args(settings),
         )
 
@@ -74,6 +104,8 @@ class Database:
             cur = conn.cursor()
             try:
                 yield cur
+                if past_deadline():
+                    raise DeadlineExceeded("the request's deadline passed before its commit")
                 conn.commit()
             except BaseException:
                 _quiet_rollback(conn)
@@ -82,6 +114,8 @@ class Database:
                 cur.close()
         except pymysql.err.OperationalError as exc:
             code = exc.args[0] if exc.args else 0
+            if code == STATEMENT_TIMEOUT:
+                raise DeadlineExceeded("a statement ran past the request's deadline") from exc
             if code in UNAVAILABLE:
                 raise DatabaseUnavailable(str(exc.args[-1])) from exc
             raise
@@ -97,6 +131,8 @@ class Database:
                 with self.transaction() as cur:
                     return work(cur)
             except pymysql.err.OperationalError as exc:
+                if exc.args and exc.args[0] in RETRYABLE and past_deadline():
+                    raise DeadlineExceeded("the request's deadline passed while it waited for a lock") from exc
                 if exc.args and exc.args[0] in RETRYABLE and attempt < attempts:
                     time.sleep(0.005 * attempt)
                     continue

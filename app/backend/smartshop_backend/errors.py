@@ -8,7 +8,7 @@ import pymysql
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from .db import DatabaseUnavailable
+from .db import DatabaseUnavailable, DeadlineExceeded
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,13 @@ def register(app: Flask) -> None:
         if challenge:
             response.headers["WWW-Authenticate"] = f'{challenge} realm="smartshop"'
         return response, status
+
+    @app.errorhandler(DeadlineExceeded)
+    def _too_late(exc: DeadlineExceeded):
+        app.extensions["smartshop.metrics"].db_error("deadline")
+        log.warning("request deadline: %s", exc)
+        seconds = app.config["SMARTSHOP_SETTINGS"].request_deadline
+        return error_body(503, f"the database did not answer within {seconds} s; nothing was written, retry later")
 
     @app.errorhandler(DatabaseUnavailable)
     def _db_down(exc: DatabaseUnavailable):

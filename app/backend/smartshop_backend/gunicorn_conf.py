@@ -9,7 +9,9 @@ workers = int(os.environ.get("SMARTSHOP_WORKERS", "2"))
 threads = int(os.environ.get("SMARTSHOP_THREADS", "4"))
 worker_class = "gthread"
 keepalive = 5
-timeout = 30
+# a worker silent this long is killed: above the request's database deadline (10 s, db.py), below
+# nginx's proxy_read_timeout (30 s)
+timeout = 20
 graceful_timeout = 10
 accesslog = None
 errorlog = "-"

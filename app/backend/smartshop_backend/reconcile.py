@@ -34,6 +34,8 @@ def _value(row: Any) -> int:
 def reconcile(conn: Any, fix: bool = False) -> list[dict[str, Any]]:
     """One entry per counter: {name, counter, rows, ok}; with fix, differing totals are rewritten."""
     with conn.cursor() as cur:
+        # counting whole tables may take longer than a request's deadline (db.py sets one per session)
+        cur.execute("SET SESSION max_statement_time = 0")
         cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
         cur.execute(

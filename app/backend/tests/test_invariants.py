@@ -132,3 +132,51 @@ def test_retention_shorter_than_what_the_stats_read_is_refused():
         Settings.from_env({"SMARTSHOP_KEEP_MINUTE_COUNTERS_HOURS": "1"})
     with pytest.raises(ConfigError, match="SMARTSHOP_PRUNE_INTERVAL must be an integer"):
         Settings.from_env({"SMARTSHOP_PRUNE_INTERVAL": "soon"})
+
+
+def test_a_request_that_waits_past_its_deadline_answers_503_and_writes_nothing(client, mariadb, settings):
+    """A lock held elsewhere: the request gives up within its deadline (lock waits at half of it,
+    retried only while time is left), answers a clear 503, and the order is as it was."""
+    import dataclasses
+    import time
+
+    from smartshop_backend import create_app
+
+    quick = create_app(dataclasses.replace(settings, request_deadline=2))
+    quick.testing = True
+    operator = quick.test_client()
+    operator.environ_base["HTTP_AUTHORIZATION"] = client.environ_base["HTTP_AUTHORIZATION"]
+    order = new_order(client, new_user(client)["id"])
+    holder = root_connection(mariadb, settings.db_name)
+    holder.autocommit(False)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("SELECT id FROM orders WHERE id = %s FOR UPDATE", (order["id"],))
+            started = time.monotonic()
+            response = operator.post(f"/api/orders/validate/{order['id']}")
+            elapsed = time.monotonic() - started
+        body = response.get_json()
+        assert response.status_code == 503, body
+        assert "within 2 s; nothing was written" in body["error"]
+        assert elapsed < 2 + 1.5, elapsed  # the deadline, plus at most one lock wait started before it
+    finally:
+        holder.rollback()
+        holder.close()
+    assert client.get(f"/api/orders/{order['id']}").get_json()["status"] == "pending"
+    assert operator.post(f"/api/orders/validate/{order['id']}").status_code == 200  # the lock gone, it works
+
+
+def test_deadlines_are_in_order():
+    """Database deadlines below gunicorn's worker timeout, below nginx's proxy timeout."""
+    import re
+    from pathlib import Path
+
+    from smartshop_backend import gunicorn_conf
+    from smartshop_backend.config import Settings
+
+    nginx = (Path(__file__).resolve().parents[2] / "frontend" / "nginx.conf.template").read_text()
+    proxy_read = {int(seconds) for seconds in re.findall(r"proxy_read_timeout (\d+)s;", nginx)}
+    worst = Settings().request_deadline + 2  # the socket read gives up 2 s after the deadline
+    assert proxy_read and worst < gunicorn_conf.timeout < min(proxy_read), (worst, gunicorn_conf.timeout, proxy_read)
+    with pytest.raises(Exception, match="SMARTSHOP_REQUEST_DEADLINE must be between 2 and 15"):
+        Settings.from_env({"SMARTSHOP_REQUEST_DEADLINE": "30"})
