@@ -62,6 +62,12 @@ def add_traffic_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=None, help="random seed for reproducible runs")
     parser.add_argument(
+        "--retries",
+        type=int,
+        default=int(env("SMARTSHOP_SIM_RETRIES", "3")),
+        help="creations (with an Idempotency-Key) sent again after a 502/503/504 or no answer (default 3)",
+    )
+    parser.add_argument(
         "--weights",
         type=parse_weights,
         default=None,
@@ -99,6 +105,7 @@ def config_from(args: argparse.Namespace) -> Config:
         success_ratio=args.success_ratio,
         error_rate=args.error_rate,
         seed=args.seed,
+        retries=args.retries,
         probe_path=getattr(args, "probe_path", None),
         operator_token=operator_token(args),
         operator_token_file=getattr(args, "operator_token_file", None) or None,

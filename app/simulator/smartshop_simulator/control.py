@@ -43,6 +43,11 @@ class SimulationCollector:
         injected = CounterMetricFamily("smartshop_simulator_error_calls", "Calls to the error endpoints on purpose")
         injected.add_metric([], snap["error_calls"])
         yield injected
+        retries = CounterMetricFamily(
+            "smartshop_simulator_retries", "Creations sent again with their Idempotency-Key after a transient answer"
+        )
+        retries.add_metric([], snap.get("retries", 0))
+        yield retries
         created = CounterMetricFamily("smartshop_simulator_created", "Objects created", labels=["kind"])
         created.add_metric(["user"], snap["users_created"])
         created.add_metric(["order"], snap["orders_created"])

@@ -160,6 +160,8 @@ class Simulation:
             "responses_by_code": totals["by_status"],
             "failures_by_code": totals["unexpected"],
             "error_calls": totals["error_calls"],
+            "retries": totals.get("retries", 0),
+            "recovered": totals.get("recovered", 0),
             "error_rate": round(totals["error_calls"] / totals["requests"], 4) if totals["requests"] else 0.0,
             "users_created": totals["users_created"],
             "orders_created": totals["orders_created"],

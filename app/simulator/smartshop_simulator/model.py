@@ -29,6 +29,9 @@ class Config:
     error_rate: float = 0.05  # share of requests sent to the error endpoints
     seed: int | None = None
     probe_path: str | None = None  # benchmark mode: every request is GET probe_path (expects 200)
+    # Creations (users, orders, payments) carry an Idempotency-Key; an answer that says the server
+    # could not do it now (502, 503, 504, no answer) is retried this many times with the same key.
+    retries: int = 3
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     # The API's operator token: requested payment outcomes and error injection need it. Without
     # one, payments follow the API's own ratio and no error is injected.
@@ -57,6 +60,8 @@ class Config:
         return {"Authorization": f"Bearer {token}"} if token else {}
 
     def validate(self) -> None:
+        if not 0 <= self.retries <= 10:
+            raise ValueError(f"retries must be between 0 and 10, got {self.retries}")
         if self.rate is not None and not 0 < self.rate <= 100_000:
             raise ValueError(f"rate must be between 0 and 100000 req/s, got {self.rate}")
         if self.users is not None and not 1 <= self.users <= 10_000:

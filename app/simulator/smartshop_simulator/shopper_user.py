@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import count
 
+import gevent
 from locust import FastHttpUser, constant, task
 
 from .model import Config, Shopper
@@ -15,6 +17,10 @@ from .pacer import Pacer
 NEXT_STEP = {"pending": "validate", "validated": "process", "processing": "pay", "payment_failed": "process"}
 OPEN = set(NEXT_STEP)
 INTENTIONAL = {"error_404": 404, "error_500": 500, "error_custom": 400}
+# The server could not do it now (a gateway, the database, a replica in restart): try again, with
+# the same Idempotency-Key, after BACKOFF[attempt] seconds.
+TRANSIENT = {0, 502, 503, 504}
+BACKOFF = (0.2, 0.5, 1.0, 2.0)
 
 
 @dataclass
@@ -29,6 +35,8 @@ class Tally:
     orders_created: int = 0
     payments: Counter = field(default_factory=Counter)
     error_calls: int = 0
+    retries: int = 0  # attempts made again with the same Idempotency-Key
+    recovered: int = 0  # creations that succeeded on a retry
 
     def as_dict(self) -> dict:
         return {
@@ -40,6 +48,8 @@ class Tally:
             "orders_created": self.orders_created,
             "payments": dict(self.payments),
             "error_calls": self.error_calls,
+            "retries": self.retries,
+            "recovered": self.recovered,
         }
 
     @staticmethod
@@ -54,6 +64,8 @@ class Tally:
             total.orders_created += part["orders_created"]
             total.payments.update(part["payments"])
             total.error_calls += part["error_calls"]
+            total.retries += part.get("retries", 0)
+            total.recovered += part.get("recovered", 0)
         return total.as_dict()
 
 
@@ -89,6 +101,37 @@ class ShopperUser(FastHttpUser):
             response.failure(f"{action}: expected {expected}, got {status}")
             return None
 
+    def create(self, action: str, path: str, expected: int, headers: dict | None = None, **kwargs) -> dict | None:
+        """A creation, with an Idempotency-Key: retried with the same key while the answer is
+        transient, so that each one the shopper makes has exactly one effect."""
+        headers = {**(headers or {}), "Idempotency-Key": uuid.uuid4().hex}
+        for attempt in range(self.config.retries + 1):
+            last = attempt == self.config.retries
+            self.pacer.acquire()
+            with self.client.request(
+                "POST", path, name=action, catch_response=True, headers=headers, **kwargs
+            ) as response:
+                status = response.status_code
+                self.tally.requests += 1
+                self.tally.by_status[status] += 1
+                self.tally.by_action[action] += 1
+                if status == expected:
+                    response.success()
+                    self.tally.recovered += attempt > 0
+                    try:
+                        return response.json()
+                    except ValueError:
+                        return None
+                if status in TRANSIENT and not last:
+                    response.success()  # not the shopper's failure yet: it tries again
+                    self.tally.retries += 1
+                else:
+                    self.tally.unexpected[status] += 1
+                    response.failure(f"{action}: expected {expected}, got {status}")
+                    return None
+            gevent.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
+        return None
+
     @task
     def step(self) -> None:
         if self.config.probe_path:
@@ -99,7 +142,7 @@ class ShopperUser(FastHttpUser):
 
     # -- one request each ----------------------------------------------------------------
     def _new_user(self) -> None:
-        user = self.call("create_user", "POST", "/api/users/create", 201)
+        user = self.create("create_user", "/api/users/create", 201)
         if user:
             self.shopper.user_id, self.shopper.logged_in, self.shopper.orders = user["id"], False, {}
             self.tally.users_created += 1
@@ -113,7 +156,7 @@ class ShopperUser(FastHttpUser):
             self.shopper.logged_in = False
 
     def _create_order(self) -> None:
-        order = self.call("create_order", "POST", f"/api/orders/create/{self.shopper.user_id}", 201)
+        order = self.create("create_order", f"/api/orders/create/{self.shopper.user_id}", 201)
         if order:
             self.shopper.orders[order["id"]] = order["status"]
             self.tally.orders_created += 1
@@ -128,7 +171,7 @@ class ShopperUser(FastHttpUser):
             # a requested outcome is the operator's (the success ratio applies); otherwise the API decides
             requested = {"json": {"status": self.shopper.payment_outcome()}} if self.config.operator_token else {}
             url = f"/api/payments/process/{order_id}"
-            payment = self.call("pay", "POST", url, 201, headers=self.config.operator_headers, **requested)
+            payment = self.create("pay", url, 201, headers=self.config.operator_headers, **requested)
             if payment:
                 self.tally.payments[payment["status"]] += 1
                 self._settle(order_id, payment["order_status"])

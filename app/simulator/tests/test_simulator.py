@@ -290,3 +290,40 @@ def test_runs_as_a_container_on_the_stack_network(app_stack, images, docker_clie
         assert container.attrs["Config"]["User"] == "10003:10003"
     finally:
         container.remove(force=True)
+
+
+def test_creations_retried_through_a_paused_database_have_exactly_one_effect(api, app_stack):
+    """The database paused for longer than the API's socket timeout while shoppers create users,
+    orders and payments: the API answers 503, the simulator sends each creation again with its
+    Idempotency-Key, and every creation it counts is in the database exactly once (no duplicate
+    from a first attempt that committed after its client was told it failed)."""
+    database = next(c for c in app_stack["containers"] if c.name.endswith("-mysql"))
+    before = stats(api)
+    args = ["--host", api, "--rate", "20", "--duration", "40", "--seed", "11", "--quiet"]
+    args += ["--weights", "new_user=2,create_order=4,advance_order=6", "--error-rate", "0", "--retries", "4"]
+    simulator = subprocess.Popen(
+        [*CMD, "run", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=SIMULATOR
+    )
+    try:
+        time.sleep(8)
+        database.pause()
+        time.sleep(15)  # the API gives up on a statement after 12 s (its deadline, then the socket)
+        database.unpause()
+        out, err = simulator.communicate(timeout=180)
+    finally:
+        database.reload()
+        if database.status == "paused":
+            database.unpause()
+        simulator.kill()
+    assert simulator.returncode in (0, 1), err
+    summary = json.loads(out.strip().splitlines()[-1])
+    after = stats(api)
+    assert summary["retries"] > 0, summary  # the pause was felt, and creations were sent again
+    assert summary["recovered"] > 0, summary
+    assert after["total_users"] - before["total_users"] == summary["users_created"], summary
+    assert after["total_orders"] - before["total_orders"] == summary["orders_created"], summary
+    made = sum(summary["payments"].values())
+    paid = (after["total_success_payments"] + after["total_failed_payments"]) - (
+        before["total_success_payments"] + before["total_failed_payments"]
+    )
+    assert paid == made, summary

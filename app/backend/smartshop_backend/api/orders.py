@@ -6,6 +6,8 @@ from ..domain import ACTIONS, ORDER_TRANSITIONS, STATUSES
 from ..openapi import doc, list_schema, ref
 from ..validation import LIMIT, OFFSET, Field, Query, body
 from .context import run, shop
+from .idempotency import HEADER as IDEMPOTENCY_HEADER
+from .idempotency import idempotent
 
 bp = Blueprint("orders", __name__, url_prefix="/api/orders")
 ORDER_FIELDS = {
@@ -21,20 +23,25 @@ USER_ID = Query("user_id", 0)
 def _create(user_id: int | None):
     data = body(ORDER_FIELDS if user_id is None else USER_ORDER_FIELDS)
     uid = user_id if user_id is not None else data.get("user_id")
-    order = run(lambda cur, ev: shop().create_order(cur, ev, uid, data.get("product_id"), data.get("quantity", 1)))
-    return jsonify({"message": f"Order created: {order['product']} - {order['amount']:.2f}€", **order}), 201
+
+    def action(cur, events):
+        order = shop().create_order(cur, events, uid, data.get("product_id"), data.get("quantity", 1))
+        return 201, {"message": f"Order created: {order['product']} - {order['amount']:.2f}€", **order}
+
+    # with an Idempotency-Key header, a retry returns the first answer and creates no second order
+    return idempotent(action)
 
 
 @bp.post("/create")
 @doc("Create an order (random user and product when not given)", "orders", answer=ref("Order"), status=201,
-     body=ORDER_FIELDS, errors=(404, 409))  # fmt: skip
+     body=ORDER_FIELDS, headers=(IDEMPOTENCY_HEADER,), errors=(404, 409))  # fmt: skip
 def create():
     return _create(None)
 
 
 @bp.post("/create/<int:user_id>")
 @doc("Create an order for a user", "orders", answer=ref("Order"), status=201, body=USER_ORDER_FIELDS,
-     errors=(404, 409))  # fmt: skip
+     headers=(IDEMPOTENCY_HEADER,), errors=(404, 409))  # fmt: skip
 def create_for_user(user_id: int):
     return _create(user_id)
 

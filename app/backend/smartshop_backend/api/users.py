@@ -6,6 +6,8 @@ from ..auth import operator_only
 from ..openapi import doc, list_schema, ref
 from ..validation import LIMIT, OFFSET, Field, body
 from .context import run, shop
+from .idempotency import HEADER as IDEMPOTENCY_HEADER
+from .idempotency import idempotent
 
 bp = Blueprint("users", __name__, url_prefix="/api/users")
 
@@ -19,11 +21,16 @@ USER_FIELDS = {
 
 @bp.post("/create")
 @doc("Create a user (a random realistic name when none is given)", "users", answer=ref("User"), status=201,
-     body=USER_FIELDS, errors=(409,))  # fmt: skip
+     body=USER_FIELDS, headers=(IDEMPOTENCY_HEADER,), errors=(409,))  # fmt: skip
 def create():
+    """With an Idempotency-Key header, a retry returns the first answer and creates no one new."""
     data = body(USER_FIELDS)
-    user = run(lambda cur, ev: shop().create_user(cur, ev, data.get("username"), data.get("email")))
-    return jsonify({"message": f"User created: {user['username']}", **user}), 201
+
+    def action(cur, events):
+        user = shop().create_user(cur, events, data.get("username"), data.get("email"))
+        return 201, {"message": f"User created: {user['username']}", **user}
+
+    return idempotent(action)
 
 
 @bp.get("")
