@@ -21,7 +21,7 @@ ROLES       := docker_host images network pki mysql backend frontend exporters p
 SCENARIOS   := $(notdir $(wildcard molecule/*))
 
 .PHONY: help setup engine images browser groovy up verify security-check rotate-secrets down lint unit app-test test test-role test-scenario test-molecule \
-	bench bench-api bench-stats bench-simulator simulate clean
+	bench bench-api bench-driver bench-stats bench-simulator simulate clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -100,6 +100,14 @@ bench-api: images ## Through the published port of a stack site.yml deploys (cei
 	  ansible-playbook -i $(BENCH_INVENTORY) playbooks/teardown.yml -e smartshop_purge=1 >/dev/null; \
 	  rm -rf $(HOME)/.smartshop/bench-secrets; exit $$rc
 
+DRIVER_VENV := $(VENV)-driver
+bench-driver: ## PyMySQL versus mysqlclient (Debian's python3-mysqldb): client CPU per transaction, against `make up`'s MariaDB
+	@test -x /usr/bin/python3 && dpkg -s python3-mysqldb python3-venv >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-mysqldb python3-venv >/dev/null; }
+	@test -x $(DRIVER_VENV)/bin/python || /usr/bin/python3 -m venv --system-site-packages $(DRIVER_VENV)
+	@$(DRIVER_VENV)/bin/pip install --quiet --disable-pip-version-check "$$(grep -i '^pymysql==' app/backend/requirements.txt)"
+	$(DRIVER_VENV)/bin/python bench/bench_driver.py
+
 bench-stats: images ## /api/stats latency with ORDERS (default 1,000,000) orders
 	python bench/bench_api.py stats
 
@@ -133,4 +141,4 @@ test-molecule: engine ## Every molecule scenario: each role's, then molecule/*
 test: lint unit app-test test-molecule ## Lint, unit, application and every molecule scenario
 
 clean: ## Remove the virtualenv and reports
-	rm -rf $(VENV) $(REPORTS) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DRIVER_VENV) $(REPORTS) .pytest_cache .ruff_cache

@@ -327,3 +327,42 @@ def test_creations_retried_through_a_paused_database_have_exactly_one_effect(api
         before["total_success_payments"] + before["total_failed_payments"]
     )
     assert paid == made, summary
+
+
+def test_a_replica_killed_under_load_duplicates_nothing_and_only_requests_in_flight_fail(app_stack):
+    """One of the two API replicas killed (SIGKILL) while the simulator runs through the console's
+    nginx: nginx sends what it can to the other replica, the simulator retries its creations with
+    their keys, nothing is written twice, and the failures shoppers are left with are at most the
+    requests that were in flight on the killed replica (16 users: at most 16)."""
+    api = app_stack["api"]
+    replica = next(c for c in app_stack["containers"] if c.name.endswith("-backend-2"))
+    before = stats(api)
+    args = ["--host", api, "--rate", "40", "--users", "16", "--duration", "25", "--seed", "5", "--quiet"]
+    args += ["--error-rate", "0", "--retries", "3"]
+    simulator = subprocess.Popen(
+        [*CMD, "run", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=SIMULATOR
+    )
+    try:
+        time.sleep(8)
+        replica.kill()  # SIGKILL: requests it was serving are cut
+        out, err = simulator.communicate(timeout=120)
+        assert out.strip(), err
+    finally:
+        simulator.kill()
+        replica.start()
+    summary = json.loads(out.strip().splitlines()[-1])
+    after = stats(api)
+    failed = sum(summary["failures_by_code"].values())
+    assert failed <= 16, summary  # only what was in flight on the killed replica
+    assert after["total_users"] - before["total_users"] == summary["users_created"], summary
+    assert after["total_orders"] - before["total_orders"] == summary["orders_created"], summary
+    made = sum(summary["payments"].values())
+    paid = (after["total_success_payments"] + after["total_failed_payments"]) - (
+        before["total_success_payments"] + before["total_failed_payments"]
+    )
+    assert paid == made, summary
+    print(f"replica killed: {failed} failed request(s), {summary['retries']} retried, {summary['recovered']} recovered")
+    deadline = time.monotonic() + 90  # the next tests get both replicas back
+    while replica.reload() or replica.attrs["State"].get("Health", {}).get("Status") != "healthy":
+        assert time.monotonic() < deadline, "the killed replica did not come back healthy"
+        time.sleep(1)
