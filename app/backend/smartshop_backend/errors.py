@@ -10,6 +10,9 @@ from werkzeug.exceptions import HTTPException
 
 from .db import DatabaseUnavailable, DeadlineExceeded
 
+# The table is full / a file could not grow / the disk is full: the server has no room to write.
+OUT_OF_SPACE = {1114, 1021, 3}
+
 log = logging.getLogger(__name__)
 
 
@@ -68,6 +71,10 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(pymysql.err.MySQLError)
     def _db_error(exc: pymysql.err.MySQLError):
+        if exc.args and exc.args[0] in OUT_OF_SPACE:
+            app.extensions["smartshop.metrics"].db_error("out_of_space")
+            log.error("database out of space: %r", exc)
+            return error_body(503, "the database is out of space; nothing was written, retry later")
         app.extensions["smartshop.metrics"].db_error(type(exc).__name__)
         log.error("database error: %r", exc)
         return error_body(503, "database error, retry later")

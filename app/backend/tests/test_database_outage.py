@@ -164,3 +164,76 @@ def test_database_killed_under_write_load_loses_no_acknowledged_write(outage_ser
         f"SIGKILL under load: {sum(len(v) for v in acknowledged.values())} acknowledged writes, 0 lost;"
         f" {len(refused)} refused while down; API back {recovered_in:.1f} s after the database"
     )
+
+
+def test_database_out_of_space_answers_503_writes_nothing_half_and_recovers(docker_client, images):
+    """MariaDB's data directory full (a small tmpfs filled by a file): writes get a clear 503, no
+    write is half done (the counters still reconcile with the rows), reads go on, and writes work
+    again as soon as the space returns."""
+    import pymysql
+
+    from smartshop_backend.reconcile import reconcile
+
+    name = "smartshop-test-mariadb-full"
+    with contextlib.suppress(docker.errors.NotFound):
+        docker_client.containers.get(name).remove(force=True)
+    port = free_port()
+    container = docker_client.containers.run(
+        images["mysql"],
+        name=name,
+        user="999:999",
+        detach=True,
+        command=["--skip-name-resolve", "--innodb-log-file-size=16M", "--innodb-buffer-pool-size=32M"],
+        environment={"MARIADB_ROOT_PASSWORD": "full-root-password", "MARIADB_DATABASE": "smartshop"},
+        ports={"3306/tcp": ("127.0.0.1", port)},
+        tmpfs={"/var/lib/mysql": "size=160m,uid=999,gid=999,mode=0700"},
+        healthcheck={"test": ["CMD", "healthcheck.sh", "--connect"], "interval": 1_000_000_000, "retries": 60},
+    )
+    try:
+        wait_healthy(container)
+        settings = Settings(
+            db_host="127.0.0.1",
+            db_port=port,
+            db_user="root",
+            db_password="full-root-password",
+            migrator_user="root",
+            migrator_password="full-root-password",
+            operator_token="full-operator-token-0123456789",
+        )
+        migrate(settings)
+        client = create_app(settings).test_client()
+        client.environ_base["HTTP_AUTHORIZATION"] = "Bearer full-operator-token-0123456789"
+        for _ in range(20):
+            assert client.post("/api/users/create").status_code == 201
+        # fill what is left, then write until the tables cannot grow
+        _, out = container.exec_run(
+            ["sh", "-c", "dd if=/dev/zero of=/var/lib/mysql/filler bs=1M 2>&1; df -m /var/lib/mysql"]
+        )
+        assert b"No space left" in out, out
+        statuses = []
+        for _ in range(400):
+            response = client.post("/api/users/create", json={"email": "x" * 40 + "@example.org"})
+            statuses.append(response.status_code)
+            if response.status_code != 201:
+                break
+        assert statuses[-1] == 503, statuses[-5:]
+        body = response.get_json()
+        assert "space" in body["error"] and "nothing was written" in body["error"], body
+        assert "Traceback" not in response.get_data(as_text=True)
+        assert client.get("/api/stats").status_code == 200  # reads go on
+        conn = pymysql.connect(
+            host="127.0.0.1", port=port, user="root", password="full-root-password", database="smartshop"
+        )
+        try:
+            assert all(entry["ok"] for entry in reconcile(conn)), "a write was half done"
+        finally:
+            conn.close()
+
+        container.exec_run(["rm", "-f", "/var/lib/mysql/filler"])
+        deadline = time.monotonic() + 30
+        while client.post("/api/users/create").status_code != 201:
+            assert time.monotonic() < deadline, "writes did not come back with the space"
+            time.sleep(0.5)
+        print(f"disk full: {statuses.count(201)} writes, then 503 {body['error']!r}; writes back once freed")
+    finally:
+        container.remove(force=True)
