@@ -91,11 +91,13 @@ simulate: setup ## Traffic against the deployed API: make simulate DURATION=60 R
 bench: bench-api bench-stats bench-simulator ## Every benchmark
 
 BENCH_INVENTORY := bench/inventory/hosts.yml
+# extra arguments of the bench stack's converge, e.g. BENCH_ARGS='-e backend_workers=3 -e backend_replicas=1'
+BENCH_ARGS ?=
 bench-api: images ## Through the published port of a stack site.yml deploys (ceiling, mixed, ratio), then one container
 	@mkdir -p $(REPORTS)
-	ansible-playbook -i $(BENCH_INVENTORY) site.yml >$(REPORTS)/bench-api-converge.log \
+	ansible-playbook -i $(BENCH_INVENTORY) site.yml $(BENCH_ARGS) >$(REPORTS)/bench-api-converge.log \
 	  || { tail -n 30 $(REPORTS)/bench-api-converge.log; exit 1; }
-	@rc=0; python bench/bench_api.py mixed --url http://127.0.0.1:48000 \
+	@rc=0; python bench/bench_api.py mixed --target $(or $(TARGET),both) --url http://127.0.0.1:48000 \
 	  --token-file $(HOME)/.smartshop/bench-secrets/localhost/api_operator_token || rc=$$?; \
 	  ansible-playbook -i $(BENCH_INVENTORY) playbooks/teardown.yml -e smartshop_purge=1 >/dev/null; \
 	  rm -rf $(HOME)/.smartshop/bench-secrets; exit $$rc
