@@ -79,7 +79,7 @@ def test_metrics_add_up_across_workers(live_server):
 
 def test_one_json_log_line_per_request(live_server):
     requests.get(f"{live_server['url']}/api/users/424242", timeout=5)
-    time.sleep(0.3)
+    time.sleep(1.2)  # lines go out in batches, every 0.5 s
     lines = [json.loads(line) for line in live_server["log"].read_text().splitlines() if line.startswith("{")]
     entries = [e for e in lines if e.get("path") == "/api/users/424242"]
     assert len(entries) == 1
