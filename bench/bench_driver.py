@@ -57,16 +57,18 @@ def main() -> int:
     ca = str(SECRETS / "ca" / "ca.crt")
     common = {"host": HOST, "port": PORT, "user": "smartshop", "database": "smartshop"}
 
+    from importlib.metadata import version
+
     import MySQLdb
     import pymysql
 
     results = {
         "pymysql": measure(
-            f"PyMySQL {pymysql.__version__}",
+            f"PyMySQL {version('PyMySQL')}",
             lambda: pymysql.connect(**common, password=password, ssl={"ca": ca}, autocommit=False),
         ),
         "mysqlclient": measure(
-            "mysqlclient",
+            f"mysqlclient {'.'.join(map(str, MySQLdb.version_info[:3]))}",
             lambda: MySQLdb.connect(**common, password=password, ssl={"ca": ca}, autocommit=False),
         ),
     }
