@@ -14,6 +14,7 @@ from smartshop_backend.config import Settings
 from smartshop_backend.migrate import migrate
 
 NAME = "smartshop-test-mariadb-outage"
+OPERATOR_TOKEN = "outage-operator-token-0123456789"
 
 
 @pytest.fixture
@@ -38,21 +39,31 @@ def outage_server(docker_client, images):
         container.remove(force=True)
 
 
-def test_database_down_gives_503_then_recovers(outage_server):
-    container, port = outage_server
-    settings = Settings(
+def root_settings(port: int, password: str) -> Settings:
+    """The API's settings against a test server's root account (migrator and API alike)."""
+    return Settings(
         db_host="127.0.0.1",
         db_port=port,
         db_user="root",
-        db_password="outage-root-password",
+        db_password=password,
         migrator_user="root",
-        migrator_password="outage-root-password",
+        migrator_password=password,
         connect_timeout=2,
-        operator_token="outage-operator-token-0123456789",
+        operator_token=OPERATOR_TOKEN,
     )
+
+
+def operator_client(app):
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {OPERATOR_TOKEN}"
+    return client
+
+
+def test_database_down_gives_503_then_recovers(outage_server):
+    container, port = outage_server
+    settings = root_settings(port, "outage-root-password")
     migrate(settings)
-    client = create_app(settings).test_client()
-    client.environ_base["HTTP_AUTHORIZATION"] = "Bearer outage-operator-token-0123456789"
+    client = operator_client(create_app(settings))
     assert client.post("/api/users/create").status_code == 201
 
     container.stop(timeout=10)
@@ -88,16 +99,7 @@ def test_database_killed_under_write_load_loses_no_acknowledged_write(outage_ser
     from smartshop_backend.reconcile import reconcile
 
     container, port = outage_server
-    settings = Settings(
-        db_host="127.0.0.1",
-        db_port=port,
-        db_user="root",
-        db_password="outage-root-password",
-        migrator_user="root",
-        migrator_password="outage-root-password",
-        connect_timeout=2,
-        operator_token="outage-operator-token-0123456789",
-    )
+    settings = root_settings(port, "outage-root-password")
     migrate(settings)
     app = create_app(settings)
     acknowledged: dict[str, set] = {"users": set(), "orders": set(), "payments": set()}
@@ -105,8 +107,7 @@ def test_database_killed_under_write_load_loses_no_acknowledged_write(outage_ser
     stop = threading.Event()
 
     def writer() -> None:
-        client = app.test_client()
-        client.environ_base["HTTP_AUTHORIZATION"] = "Bearer outage-operator-token-0123456789"
+        client = operator_client(app)
         while not stop.is_set():
             user = client.post("/api/users/create")
             if user.status_code != 201:
@@ -191,18 +192,9 @@ def test_database_out_of_space_answers_503_writes_nothing_half_and_recovers(dock
     )
     try:
         wait_healthy(container)
-        settings = Settings(
-            db_host="127.0.0.1",
-            db_port=port,
-            db_user="root",
-            db_password="full-root-password",
-            migrator_user="root",
-            migrator_password="full-root-password",
-            operator_token="full-operator-token-0123456789",
-        )
+        settings = root_settings(port, "full-root-password")
         migrate(settings)
-        client = create_app(settings).test_client()
-        client.environ_base["HTTP_AUTHORIZATION"] = "Bearer full-operator-token-0123456789"
+        client = operator_client(create_app(settings))
         for _ in range(20):
             assert client.post("/api/users/create").status_code == 201
         # fill what is left, then write until the tables cannot grow

@@ -82,13 +82,17 @@ class ShopperUser(FastHttpUser):
         seed = self.config.seed
         self.shopper = Shopper(self.config, random.Random(None if seed is None else seed * 100_003 + next(self._ids)))
 
+    def _count(self, action: str, response) -> int:
+        """Tally one answer; its status."""
+        self.tally.requests += 1
+        self.tally.by_status[response.status_code] += 1
+        self.tally.by_action[action] += 1
+        return response.status_code
+
     def call(self, action: str, method: str, path: str, expected: int, **kwargs) -> dict | None:
         self.pacer.acquire()
         with self.client.request(method, path, name=action, catch_response=True, **kwargs) as response:
-            status = response.status_code
-            self.tally.requests += 1
-            self.tally.by_status[status] += 1
-            self.tally.by_action[action] += 1
+            status = self._count(action, response)
             if status == expected:
                 response.success()
                 if action in INTENTIONAL:
@@ -111,10 +115,7 @@ class ShopperUser(FastHttpUser):
             with self.client.request(
                 "POST", path, name=action, catch_response=True, headers=headers, **kwargs
             ) as response:
-                status = response.status_code
-                self.tally.requests += 1
-                self.tally.by_status[status] += 1
-                self.tally.by_action[action] += 1
+                status = self._count(action, response)
                 if status == expected:
                     response.success()
                     self.tally.recovered += attempt > 0

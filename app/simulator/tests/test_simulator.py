@@ -292,6 +292,17 @@ def test_runs_as_a_container_on_the_stack_network(app_stack, images, docker_clie
         container.remove(force=True)
 
 
+def assert_each_creation_once(before: dict, after: dict, summary: dict) -> None:
+    """What the simulator says it created (users, orders, payments) is what the database gained."""
+    assert after["total_users"] - before["total_users"] == summary["users_created"], summary
+    assert after["total_orders"] - before["total_orders"] == summary["orders_created"], summary
+    made = sum(summary["payments"].values())
+    paid = (after["total_success_payments"] + after["total_failed_payments"]) - (
+        before["total_success_payments"] + before["total_failed_payments"]
+    )
+    assert paid == made, summary
+
+
 def test_creations_retried_through_a_paused_database_have_exactly_one_effect(api, app_stack):
     """The database paused for longer than the API's socket timeout while shoppers create users,
     orders and payments: the API answers 503, the simulator sends each creation again with its
@@ -320,13 +331,7 @@ def test_creations_retried_through_a_paused_database_have_exactly_one_effect(api
     after = stats(api)
     assert summary["retries"] > 0, summary  # the pause was felt, and creations were sent again
     assert summary["recovered"] > 0, summary
-    assert after["total_users"] - before["total_users"] == summary["users_created"], summary
-    assert after["total_orders"] - before["total_orders"] == summary["orders_created"], summary
-    made = sum(summary["payments"].values())
-    paid = (after["total_success_payments"] + after["total_failed_payments"]) - (
-        before["total_success_payments"] + before["total_failed_payments"]
-    )
-    assert paid == made, summary
+    assert_each_creation_once(before, after, summary)
 
 
 def test_a_replica_killed_under_load_duplicates_nothing_and_only_requests_in_flight_fail(app_stack):
@@ -354,13 +359,7 @@ def test_a_replica_killed_under_load_duplicates_nothing_and_only_requests_in_fli
     after = stats(api)
     failed = sum(summary["failures_by_code"].values())
     assert failed <= 16, summary  # only what was in flight on the killed replica
-    assert after["total_users"] - before["total_users"] == summary["users_created"], summary
-    assert after["total_orders"] - before["total_orders"] == summary["orders_created"], summary
-    made = sum(summary["payments"].values())
-    paid = (after["total_success_payments"] + after["total_failed_payments"]) - (
-        before["total_success_payments"] + before["total_failed_payments"]
-    )
-    assert paid == made, summary
+    assert_each_creation_once(before, after, summary)
     print(f"replica killed: {failed} failed request(s), {summary['retries']} retried, {summary['recovered']} recovered")
     deadline = time.monotonic() + 90  # the next tests get both replicas back
     while replica.reload() or replica.attrs["State"].get("Health", {}).get("Status") != "healthy":
