@@ -19,6 +19,10 @@ from .shopper_user import ShopperUser, Tally
 SET_RATE = "smartshop_set_rate"
 CONFIGURE = "smartshop_configure"
 
+# At the end of a run each shopper finishes the step under way (a creation and its retries
+# included) instead of being cut mid-request: what the run counts is what the API committed.
+STOP_TIMEOUT = 20.0
+
 
 class Unreachable(RuntimeError):
     """The API does not answer; the message is one line saying why."""
@@ -63,7 +67,7 @@ class Simulation:
         self._rate_history: list[tuple[float, float | None]] = []
         self._samples: deque[tuple[float, int]] = deque(maxlen=64)  # (time, requests) for the live rate
         _configure_users(config, self.pacer, self.tally)
-        self.env = Environment(user_classes=[ShopperUser], host=config.host)
+        self.env = Environment(user_classes=[ShopperUser], host=config.host, stop_timeout=STOP_TIMEOUT)
         if mode == "master":
             self.runner = self.env.create_master_runner(master_bind_host, master_bind_port)
             self.env.events.worker_report.add_listener(self._on_worker_report)
@@ -178,7 +182,7 @@ def run_worker(master_host: str, master_port: int) -> None:
     """A worker: takes its configuration and rate share from the master, reports its tallies."""
     tally = Tally()
     pacer = Pacer(None)
-    env = Environment(user_classes=[ShopperUser])
+    env = Environment(user_classes=[ShopperUser], stop_timeout=STOP_TIMEOUT)
     runner = env.create_worker_runner(master_host, master_port)
 
     def on_configure(environment, msg, **kwargs) -> None:
