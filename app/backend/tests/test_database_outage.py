@@ -17,23 +17,34 @@ NAME = "smartshop-test-mariadb-outage"
 OPERATOR_TOKEN = "outage-operator-token-0123456789"
 
 
-@pytest.fixture
-def outage_server(docker_client, images):
+def start_mariadb(docker_client, images, name: str, password: str, **options):
+    """A MariaDB of the test's own, published on a free loopback port, healthy; (container, port)."""
     with contextlib.suppress(docker.errors.NotFound):
-        docker_client.containers.get(NAME).remove(force=True)
+        docker_client.containers.get(name).remove(force=True)
     port = free_port()
     container = docker_client.containers.run(
         images["mysql"],
-        name=NAME,
+        name=name,
         user="999:999",
         detach=True,
-        command=["--skip-name-resolve"],
-        environment={"MARIADB_ROOT_PASSWORD": "outage-root-password", "MARIADB_DATABASE": "smartshop"},
+        command=["--skip-name-resolve", *options.pop("flags", [])],
+        environment={"MARIADB_ROOT_PASSWORD": password, "MARIADB_DATABASE": "smartshop"},
         ports={"3306/tcp": ("127.0.0.1", port)},
         healthcheck={"test": ["CMD", "healthcheck.sh", "--connect"], "interval": 1_000_000_000, "retries": 60},
+        **options,
     )
     try:
         wait_healthy(container)
+    except BaseException:
+        container.remove(force=True)
+        raise
+    return container, port
+
+
+@pytest.fixture
+def outage_server(docker_client, images):
+    container, port = start_mariadb(docker_client, images, NAME, "outage-root-password")
+    try:
         yield container, port
     finally:
         container.remove(force=True)
@@ -175,23 +186,15 @@ def test_database_out_of_space_answers_503_writes_nothing_half_and_recovers(dock
 
     from smartshop_backend.reconcile import reconcile
 
-    name = "smartshop-test-mariadb-full"
-    with contextlib.suppress(docker.errors.NotFound):
-        docker_client.containers.get(name).remove(force=True)
-    port = free_port()
-    container = docker_client.containers.run(
-        images["mysql"],
-        name=name,
-        user="999:999",
-        detach=True,
-        command=["--skip-name-resolve", "--innodb-log-file-size=16M", "--innodb-buffer-pool-size=32M"],
-        environment={"MARIADB_ROOT_PASSWORD": "full-root-password", "MARIADB_DATABASE": "smartshop"},
-        ports={"3306/tcp": ("127.0.0.1", port)},
+    container, port = start_mariadb(
+        docker_client,
+        images,
+        "smartshop-test-mariadb-full",
+        "full-root-password",
+        flags=["--innodb-log-file-size=16M", "--innodb-buffer-pool-size=32M"],
         tmpfs={"/var/lib/mysql": "size=160m,uid=999,gid=999,mode=0700"},
-        healthcheck={"test": ["CMD", "healthcheck.sh", "--connect"], "interval": 1_000_000_000, "retries": 60},
     )
     try:
-        wait_healthy(container)
         settings = root_settings(port, "full-root-password")
         migrate(settings)
         client = operator_client(create_app(settings))
