@@ -109,7 +109,7 @@ def published_path(url: str, token_file: Path) -> tuple[str, dict[str, str]]:
     except (OSError, IndexError):
         raise SystemExit(f"bench-api: cannot read the operator token in {token_file}") from None
     if token.startswith("$ANSIBLE_VAULT"):
-        raise SystemExit(f"bench-api: {token_file} is vaulted; run through `make bench-api`, which opens it")
+        raise SystemExit(f"bench-api: {token_file} is in Ansible Vault; give --token-file a clear copy")
     return url, {"Authorization": f"Bearer {token}"}
 
 

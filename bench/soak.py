@@ -67,7 +67,10 @@ def main() -> int:
     client = docker.from_env()
     token_file = SECRETS / "api_operator_token"
     if token_file.read_text().startswith("$ANSIBLE_VAULT"):
-        raise SystemExit("soak: the operator token is vaulted; run it through `make soak`, which opens it")
+        raise SystemExit(
+            "soak: the stack's credentials are kept in Ansible Vault; soak reads clear copies only"
+            " (smartshop_secrets_vault off)"
+        )
     start_memory, start_tables = memory(client), tables(client)
     print(f"soak: {DURATION:.0f} s at {RATE} req/s against {API_URL}; memory at start {start_memory}")
     simulator = subprocess.Popen(
