@@ -20,7 +20,7 @@ ROLES       := docker_host images network pki mysql backend frontend exporters p
                simulator
 SCENARIOS   := $(notdir $(wildcard molecule/*))
 
-.PHONY: help setup engine images browser groovy up verify security-check rotate-secrets down lint unit app-test test test-role test-scenario test-molecule \
+.PHONY: help setup engine images browser groovy up verify security-check rotate-secrets backup restore down lint unit app-test test test-role test-scenario test-molecule \
 	bench bench-api bench-driver soak bench-stats bench-simulator simulate clean
 
 help: ## List the targets
@@ -62,6 +62,13 @@ security-check: setup ## The deployed stack tried as an outsider would (anonymou
 
 rotate-secrets: setup ## New values for every generated credential while the stack serves (none refused on the way)
 	ansible-playbook playbooks/rotate-secrets.yml --skip-tags images,docker_host,network
+
+backup: setup ## Back up the running stack (database, Prometheus, credentials), encrypted, into ~/.smartshop/backups
+	ansible-playbook playbooks/backup.yml
+
+restore: setup ## The stack back from the newest backup (BACKUP=<name> for another; REPLACE=1 over existing data)
+	ansible-playbook playbooks/restore.yml -e backup_replace=$(if $(filter 1 true yes,$(REPLACE)),true,false) \
+	  $(if $(BACKUP),-e backup_name=$(BACKUP))
 
 down: setup ## Remove the stack's containers; PURGE=1 also removes its volumes, networks and configuration (images stay)
 	ansible-playbook playbooks/teardown.yml -e smartshop_purge=$(PURGE)

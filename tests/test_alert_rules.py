@@ -153,6 +153,58 @@ def test_alert_rules_fire_on_their_faults(tmp_path, promtool, ansible_playbook):
     run_rule_tests(promtool, tmp_path, tests)
 
 
+BACKUP_TESTS = {  # hours of series: evaluated every 5 minutes (promtool evaluates every rule each step)
+    "rule_files": ["smartshop.rules.yml"],
+    "evaluation_interval": "5m",
+    "tests": [
+        {  # one backup at 0, none after: quiet 25 h later, firing from 26 h + 15 min
+            "interval": "5m",
+            "input_series": [
+                {"series": 'smartshop_backup_last_success_timestamp_seconds{project="smartshop"}', "values": "0x400"},
+            ],
+            "alert_rule_test": [
+                {"eval_time": "25h", "alertname": "BackupStale", "exp_alerts": []},
+                {
+                    "eval_time": "27h",
+                    "alertname": "BackupStale",
+                    "exp_alerts": [
+                        {
+                            "exp_labels": {"severity": "warning", "project": "smartshop"},
+                            "exp_annotations": {
+                                "summary": "The last backup of smartshop is 1d 3h 0m 0s old",
+                                "description": "No backup for more than 26 h: run make backup, "
+                                "and see why the scheduled one did not.",
+                            },
+                        }
+                    ],
+                },
+            ],
+        },
+        {  # a new backup every 12 h never lets it fire
+            "interval": "5m",
+            "input_series": [
+                {
+                    "series": 'smartshop_backup_last_success_timestamp_seconds{project="smartshop"}',
+                    "values": " ".join(f"{12 * 3600 * half_day}x143" for half_day in range(8)),
+                },
+            ],
+            "alert_rule_test": [{"eval_time": "95h", "alertname": "BackupStale", "exp_alerts": []}],
+        },
+    ],
+}
+
+
+@pytest.mark.needs_images
+def test_backup_stale_fires_after_a_day_without_a_backup_only(tmp_path, promtool, ansible_playbook):
+    render_rules(ansible_playbook, tmp_path / "smartshop.rules.yml")
+    tests = copy.deepcopy(BACKUP_TESTS)
+    for case in tests["tests"]:
+        for check in case["alert_rule_test"]:
+            for alert in check["exp_alerts"]:
+                alert["exp_annotations"]["runbook_url"] = "http://localhost:3000/runbooks/BackupStale.md"
+    run_rule_tests(promtool, tmp_path, tests)
+
+
 def run_rule_tests(promtool, folder: Path, tests: dict) -> None:
     """promtool test rules on `tests`, beside the rendered rule file in `folder`."""
     (folder / "rules.test.yml").write_text(yaml.safe_dump(tests, sort_keys=False))

@@ -509,3 +509,90 @@ def test_rotating_every_credential_under_load_refuses_no_request(host):
         assert time.monotonic() < deadline, down
         time.sleep(3)
     assert converge() == set()
+
+
+def create_user(name: str) -> int:
+    response = requests.post(f"{API}/api/users/create", json={"username": name}, timeout=10)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def user_status(user_id: int) -> int:
+    return requests.get(f"{API}/api/users/{user_id}", timeout=10).status_code
+
+
+def test_a_backup_taken_under_load_brings_back_a_purged_stack_on_a_controller_without_credentials(host):
+    """make backup while the stack's simulator shops, make down PURGE=1, the credentials directory
+    gone, make restore: the database holds what it held at the backup (the role checks every
+    table's hash against the backup's before the server starts; a user made before the backup is
+    there, one made after is not), Prometheus' history from before the backup is there, the
+    credentials come back as they were, every container is healthy, the counters reconcile
+    (verify.yml), and the next converge changes nothing. Runs last: it replaces the stack."""
+    ephemeral = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+    backups, key = ephemeral / "backups", ephemeral / "backup-key" / "backup.key"
+    where = ("-e", f"backup_dir={backups}", "-e", f"backup_key_file={key}")
+    before_user = create_user(f"before-backup-{int(time.time())}")
+    history_at = time.time() - 60  # a moment Prometheus has samples for, before the backup
+    shopped = in_stack_simulator_requests(host)
+
+    started = time.time()
+    changed = run_playbook("playbooks/backup.yml", options=where)
+    assert "Copy, prepare and check the data while the server serves" in changed
+    assert in_stack_simulator_requests(host) > shopped  # the simulator shopped during the backup
+    sealed = sorted(backups.glob(f"{PROJECT}-*.tar.age"))
+    assert len(sealed) == 1 and sealed[0].stat().st_mode & 0o077 == 0
+    assert key.stat().st_mode & 0o077 == 0 and key.read_text().splitlines()[-1].startswith("AGE-SECRET-KEY-1")
+    raw = sealed[0].read_bytes()
+    assert raw.startswith(b"age-encryption.org/v1") and secret("mysql_root_password").encode() not in raw
+    deadline = time.monotonic() + 60
+    query = "smartshop_backup_last_success_timestamp_seconds"
+    while not (found := prometheus("/api/v1/query", query=query)["data"]["result"]):
+        assert time.monotonic() < deadline, "the backup's time never reached Prometheus"
+        time.sleep(3)
+    assert found[0]["metric"]["project"] == PROJECT and float(found[0]["value"][1]) >= started
+    after_user = create_user(f"after-backup-{int(time.time())}")
+
+    # a purged host and a controller that lost its credentials
+    run_playbook("playbooks/teardown.yml", "smartshop_purge=true")
+    assert host.run(f"docker volume ls -q --filter label=com.smartshop.project={PROJECT}").stdout.split() == []
+    credentials = SECRETS.parent
+    before = {path.relative_to(credentials): path.read_bytes() for path in credentials.rglob("*") if path.is_file()}
+    aside = credentials.with_name("secrets-before-restore")
+    credentials.rename(aside)
+    try:
+        changed = run_playbook("playbooks/restore.yml", options=where)
+    finally:
+        if not credentials.exists():
+            aside.rename(credentials)
+    assert "Copy the backup back into a new data volume and read its checksums" in changed
+    assert "Unpack the snapshot into a new data volume" in changed
+    after = {path.relative_to(credentials): path.read_bytes() for path in credentials.rglob("*") if path.is_file()}
+    assert after == before
+
+    assert (user_status(before_user), user_status(after_user)) == (200, 404)
+    history = prometheus("/api/v1/query", query='up{job="prometheus"}', time=history_at)["data"]["result"]
+    assert history, "no sample from before the backup: Prometheus' history was not restored"
+    assert converge() == set()
+
+    # over a stack with data, a restore refuses (and changes nothing) unless told to replace it
+    inventory = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory"
+    playbook = str(Path(sys.executable).with_name("ansible-playbook"))
+    refused = subprocess.run(
+        [playbook, "-i", str(inventory), "playbooks/restore.yml", *where],
+        cwd=ROOT,
+        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert refused.returncode != 0
+    assert "holds the stack's data" in refused.stdout and "make restore REPLACE=1" in refused.stdout
+    assert user_status(before_user) == 200
+
+
+def in_stack_simulator_requests(host) -> int:
+    status = host.check_output(
+        f"docker exec {PROJECT}-simulator python3 -c "
+        "\"import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9200/status').read().decode())\""
+    )
+    return int(json.loads(status)["requests"])

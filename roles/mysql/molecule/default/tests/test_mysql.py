@@ -191,6 +191,22 @@ def test_the_accounts_must_speak_tls_and_the_server_proves_its_name(host):
         assert plain.rc != 0 and "denied" in plain.stderr, (user, plain.stderr)
     cipher = sql(host, "smartshop", "mysql_app_password", "SHOW SESSION STATUS LIKE 'Ssl_version'")
     assert cipher.rc == 0 and "TLSv1." in cipher.stdout, cipher.stdout + cipher.stderr
-    accounts = "SELECT user, ssl_type FROM mysql.user WHERE user NOT IN ('root', 'healthcheck', 'mariadb.sys')"
+    others = "'root', 'healthcheck', 'mariadb.sys', 'smartshop_backup'"
+    accounts = f"SELECT user, ssl_type FROM mysql.user WHERE user NOT IN ({others})"  # noqa: S608 (constants)
     required = root_sql(host, accounts, "mysql")
     assert {line.split()[1] for line in required.stdout.splitlines()} == {"ANY"}, required.stdout
+
+
+def test_the_backup_account_copies_files_and_reads_no_row(host):
+    """mariadb-backup's account: through the socket only, with what a hot copy needs and no SELECT."""
+    accounts = root_sql(host, "SELECT host FROM mysql.user WHERE user = 'smartshop_backup'", database="mysql")
+    assert accounts.stdout.split() == ["localhost"]
+    over_tcp = sql(host, "smartshop_backup", "mysql_backup_password", "SELECT 1", database="")
+    assert over_tcp.rc != 0 and "denied" in over_tcp.stderr
+    password = shlex.quote(secret("mysql_backup_password"))
+    login = f"docker exec {CONTAINER} mariadb --protocol=socket -usmartshop_backup -p{password} -N -B -e"
+    grants = host.run(f"{login} 'SHOW GRANTS'")
+    assert grants.rc == 0, grants.stderr
+    assert "GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR ON *.*" in grants.stdout, grants.stdout
+    refused = host.run(login + " 'SELECT COUNT(*) FROM smartshop.molecule_marker'")  # noqa: S608 (constants)
+    assert refused.rc != 0 and "denied" in refused.stderr

@@ -40,6 +40,7 @@ ARGUMENT_SPEC = {
     "network": {"type": "str"},
     "aliases": {"type": "list", "elements": "str", "default": []},
     "command": {"type": "list", "elements": "str"},
+    "entrypoint": {"type": "list", "elements": "str"},
     "env": {"type": "dict", "default": {}},
     "user": {"type": "str"},
     "mounts": {"type": "list", "elements": "dict", "default": []},
@@ -124,7 +125,7 @@ def container_args(args: Mapping, project: str) -> dict:
     }
     if args["pids_limit"] <= 0:
         raise AnsibleActionFail(f"container {name}: pids_limit must be a positive number, not {args['pids_limit']}")
-    for optional in ("command", "user", "healthcheck", "stop_timeout"):
+    for optional in ("command", "entrypoint", "user", "healthcheck", "stop_timeout"):
         if args.get(optional) is not None:
             module[optional] = args[optional]
     if state == "completed":

@@ -22,6 +22,10 @@ options:
   network: {description: The stack network the container joins (its only network)., type: str}
   aliases: {description: DNS aliases on that network., type: list, elements: str, default: []}
   command: {description: Arguments passed to the image's entrypoint., type: list, elements: str}
+  entrypoint:
+    description: "Replaces the image's entrypoint (a one-shot helper running a shell, for example)."
+    type: list
+    elements: str
   env: {description: Environment (values are strings or numbers; secrets go in files)., type: dict, default: {}}
   user: {description: User (uid:gid) the process runs as when not the image's., type: str}
   mounts:
