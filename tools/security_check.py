@@ -69,6 +69,8 @@ JSON = {"Content-Type": "application/json"}
 HTTP_CHECKS = [
     ("Prometheus API refuses an anonymous caller", ("GET", f"{PROMETHEUS}/api/v1/targets", {}), {401}),
     ("Prometheus cannot be stopped over HTTP", ("POST", f"{PROMETHEUS}/-/quit", {}), {401, 403, 404, 405}),
+    ("Prometheus' admin API refuses an anonymous snapshot", ("POST", f"{PROMETHEUS}/api/v1/admin/tsdb/snapshot", {}), {401}),
+    ("Prometheus' admin API refuses an anonymous deletion", ("POST", f"{PROMETHEUS}/api/v1/admin/tsdb/delete_series?match[]=up", {}), {401}),
     ("Prometheus serves no plain HTTP", ("GET", "http://127.0.0.1:9090/api/v1/targets", {}), {400, -1}),
     ("Alertmanager refuses an anonymous silence", ("POST", f"{ALERTMANAGER}/api/v2/silences", {"json": SILENCE}), {401}),
     ("Alertmanager hides its alerts", ("GET", f"{ALERTMANAGER}/api/v2/alerts", {}), {401}),

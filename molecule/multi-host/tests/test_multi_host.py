@@ -8,10 +8,12 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
 import pymysql
+import pyrage
 import pytest
 import requests
 
@@ -184,3 +186,32 @@ def test_simulate_playbook_on_mon1_drives_app1():
     assert summary["host"] == f"http://{ADDRESS['app1']}:8000"
     assert summary["requests"] > 0 and "0" not in summary["failures_by_code"]  # 0: no connection
     assert requests.get(f"{API}/api/stats", timeout=5).json()["total_users"] > before
+
+
+def test_a_backup_gathers_the_database_of_db1_and_the_history_of_mon1():
+    """make backup across hosts: db1's database and mon1's TSDB snapshot in one file on the
+    controller, which only the key opens; db1's node_exporter tells mon1's Prometheus its time."""
+    ephemeral = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+    backups, key = ephemeral / "backups", ephemeral / "backup-key" / "backup.key"
+    started = time.time()
+    said = run_playbook(
+        "playbooks/backup.yml", "Say what the backup holds", f"backup_dir={backups}", f"backup_key_file={key}"
+    )
+    assert said["db1"][1].startswith("Holds: the database (9 tables,") and "1 Prometheus snapshot(s)" in said["db1"][1]
+    (sealed,) = backups.glob("*.tar.age")
+    identity = pyrage.x25519.Identity.from_str(key.read_text().splitlines()[-1])
+    plain = ephemeral / "backup.tar"
+    plain.write_bytes(pyrage.decrypt(sealed.read_bytes(), [identity]))
+    with tarfile.open(plain) as archive:
+        names = set(archive.getnames())
+        manifest = json.load(archive.extractfile("manifest.json"))
+    plain.unlink()
+    assert {"mariadb.tar.gz", "prometheus-mon1.tar.gz", "secrets/db1/mysql_root_password"} <= names
+    assert manifest["database"]["host"] == "db1" and set(manifest["prometheus"]) == {"mon1"}
+    assert manifest["database"]["rows"]["users"] > 0
+    deadline, query = time.monotonic() + 60, "smartshop_backup_last_success_timestamp_seconds"
+    while not (found := prometheus("/api/v1/query", query=query)["data"]["result"]):
+        assert time.monotonic() < deadline, "db1's node_exporter never showed the backup's time"
+        time.sleep(3)
+    (series,) = found
+    assert series["metric"]["project"] == "mh-db1" and float(series["value"][1]) >= started
