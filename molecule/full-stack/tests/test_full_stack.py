@@ -418,12 +418,13 @@ ROTATE_OPTIONS = ("--skip-tags", "images,docker_host,network")
 TOKEN = SECRETS / "api_operator_token"
 
 
-def in_stack_simulator_failures(host) -> dict:
+def in_stack_simulator(host) -> dict:
+    """The stack's own simulator's /status (requests, unexpected failures by code, ...)."""
     status = host.check_output(
         f"docker exec {PROJECT}-simulator python3 -c "
         "\"import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9200/status').read().decode())\""
     )
-    return json.loads(status)["unexpected"]
+    return json.loads(status)
 
 
 def database_login(host, user: str, password: str) -> str:
@@ -450,7 +451,7 @@ def test_rotating_every_credential_under_load_refuses_no_request(host):
     stack's own simulator). No request of either fails; afterwards every old value is refused,
     every new one accepted, no value shows in the run's output, and the next run changes nothing."""
     before = {name: secret(name) for name in ROTATED}
-    stack_failures = in_stack_simulator_failures(host)
+    stack_failures = in_stack_simulator(host)["unexpected"]
     load = subprocess.Popen(
         [*SIMULATOR, "--host", API, "--rate", "20", "--duration", "0", "--operator-token-file", str(TOKEN)],
         cwd=ROOT,
@@ -472,7 +473,7 @@ def test_rotating_every_credential_under_load_refuses_no_request(host):
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["requests"] > 500, summary
     assert summary["failures_by_code"] == {}, summary
-    assert in_stack_simulator_failures(host) == stack_failures
+    assert in_stack_simulator(host)["unexpected"] == stack_failures
     assert {"Give each account its password (and, during a rotation, the one it replaces)"} <= changed
 
     after = {name: secret(name) for name in ROTATED}
@@ -539,12 +540,12 @@ def test_a_backup_taken_under_load_brings_back_a_purged_stack_on_a_controller_wi
     before_name, after_name = f"before-backup-{int(time.time())}", f"after-backup-{int(time.time())}"
     before_user = create_user(before_name)
     history_at = time.time() - 60  # a moment Prometheus has samples for, before the backup
-    shopped = in_stack_simulator_requests(host)
+    shopped = in_stack_simulator(host)["requests"]
 
     started = time.time()
     changed = run_playbook("playbooks/backup.yml", options=where)
     assert "Copy, prepare and check the data while the server serves" in changed
-    assert in_stack_simulator_requests(host) > shopped  # the simulator shopped during the backup
+    assert in_stack_simulator(host)["requests"] > shopped  # the simulator shopped during the backup
     sealed = sorted(backups.glob(f"{PROJECT}-*.tar.age"))
     assert len(sealed) == 1 and sealed[0].stat().st_mode & 0o077 == 0
     assert key.stat().st_mode & 0o077 == 0 and key.read_text().splitlines()[-1].startswith("AGE-SECRET-KEY-1")
@@ -595,11 +596,3 @@ def test_a_backup_taken_under_load_brings_back_a_purged_stack_on_a_controller_wi
     assert refused.returncode != 0
     assert "holds the stack's data" in refused.stdout and "make restore REPLACE=1" in refused.stdout
     assert username(before_user) == before_name
-
-
-def in_stack_simulator_requests(host) -> int:
-    status = host.check_output(
-        f"docker exec {PROJECT}-simulator python3 -c "
-        "\"import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9200/status').read().decode())\""
-    )
-    return int(json.loads(status)["requests"])
