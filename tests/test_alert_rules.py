@@ -119,6 +119,67 @@ TESTS = {
                 },
             ],
         },
+        {  # the API's health probe failing for 3 minutes pages; a single failed probe does not
+            "interval": "15s",
+            "input_series": [
+                {
+                    "series": 'probe_success{job="probe-api", instance="http://smartshop-frontend:8000/api/health"}',
+                    "values": "1 1 0x12",
+                },
+                {
+                    "series": 'probe_success{job="probe-console", instance="http://smartshop-frontend:3000/healthz"}',
+                    "values": "1 0 1x12",
+                },
+            ],
+            "alert_rule_test": [
+                {
+                    "eval_time": "3m",
+                    "alertname": "ProbeFailed",
+                    "exp_alerts": [
+                        {
+                            "exp_labels": {
+                                "severity": "critical",
+                                "job": "probe-api",
+                                "instance": "http://smartshop-frontend:8000/api/health",
+                            },
+                            "exp_annotations": {
+                                "summary": "probe-api: http://smartshop-frontend:8000/api/health fails its probe",
+                                "description": "Users reaching it have got an error or nothing for 2m or more.",
+                            },
+                        }
+                    ],
+                },
+            ],
+        },
+        {  # a certificate with 10 days left fires after an hour; one with 100 days left does not
+            "interval": "5m",
+            "input_series": [
+                {
+                    "series": 'probe_ssl_earliest_cert_expiry{instance="https://prometheus:9090/metrics"}',
+                    "values": "864000x30",
+                },
+                {
+                    "series": 'probe_ssl_earliest_cert_expiry{instance="https://alertmanager:9093/metrics"}',
+                    "values": "8640000x30",
+                },
+            ],
+            "alert_rule_test": [
+                {"eval_time": "50m", "alertname": "CertificateExpiring", "exp_alerts": []},
+                {
+                    "eval_time": "2h",
+                    "alertname": "CertificateExpiring",
+                    "exp_alerts": [
+                        {
+                            "exp_labels": {"severity": "warning", "instance": "https://prometheus:9090/metrics"},
+                            "exp_annotations": {
+                                "summary": "The certificate of https://prometheus:9090/metrics expires in 9d 22h 0m 0s",
+                                "description": "Less than 21 days left: reissue it (docs/runbooks/CertificateExpiring.md).",
+                            },
+                        }
+                    ],
+                },
+            ],
+        },
     ],
 }
 

@@ -1,9 +1,12 @@
 """The alertmanager role: healthy, private, accepts alerts through its API and shows them."""
 
+import json
 import os
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 import requests
 
 URL = "https://127.0.0.1:39093"
@@ -72,3 +75,63 @@ def test_a_faster_burn_rate_tier_holds_the_slower_ones_back():
             break
         assert time.monotonic() < deadline, state
         time.sleep(1)
+
+
+MAILBOX = "mol-alertmanager-mailbox"
+# the Maildir's messages as JSON: recipient, subject, body (mailbox, the standard library, in the container)
+READ_MAIL = (
+    "import email, email.policy, json, mailbox; "
+    "parse = lambda f: email.message_from_binary_file(f, policy=email.policy.default); "
+    "print(json.dumps([{'to': m['To'], 'subject': m['Subject'], 'body': m.get_body(('plain', 'html')).get_content()} "
+    "for m in mailbox.Maildir('/var/mail/smartshop', factory=parse)]))"
+)
+
+
+def mail(host) -> list[dict]:
+    out = host.check_output(f"docker exec {MAILBOX} python3 -c {json.dumps(READ_MAIL)}")
+    return json.loads(out)
+
+
+def test_the_mailbox_is_private_non_root_and_demands_starttls(host):
+    c = host.docker(MAILBOX).inspect()
+    assert c["State"]["Health"]["Status"] == "healthy"
+    assert c["HostConfig"]["PortBindings"] in ({}, None)  # on the stack network only
+    assert host.check_output(f"docker exec {MAILBOX} id -u") == "10003"
+    # a client that skips STARTTLS is refused before it can hand over a message
+    plain = host.run(
+        f"docker exec {MAILBOX} python3 -c \"import smtplib; s = smtplib.SMTP('127.0.0.1', 2525); "
+        "print(s.mail('intruder@example.org')[0])\""
+    )
+    assert plain.stdout.strip() == "530", plain
+
+
+def _wait_for_mail(host, predicate, what: str, seconds: int = 60) -> dict:
+    deadline = time.monotonic() + seconds
+    while True:
+        found = [m for m in mail(host) if predicate(m)]
+        if found:
+            return found[0]
+        assert time.monotonic() < deadline, f"no {what} in the mailbox: {[m['subject'] for m in mail(host)]}"
+        time.sleep(2)
+
+
+@pytest.mark.parametrize(("severity", "recipient"), [("page", "oncall"), ("ticket", "tickets")])
+def test_an_alert_is_mailed_by_severity_when_it_fires_and_when_it_resolves(host, severity, recipient):
+    """Posted to Alertmanager like Prometheus does: the mailbox of that severity receives the
+    firing notification, then the resolved one once the alert ends; the other address gets neither."""
+    name = f"MailDrill{severity.title()}"
+    labels = {"alertname": name, "severity": severity, "job": "molecule"}
+    alert = {"labels": labels, "annotations": {"summary": f"{severity} drill from the molecule verifier"}}
+    assert requests.post(f"{URL}/api/v2/alerts", json=[alert], auth=ADMIN, verify=CA, timeout=5).status_code == 200
+    firing = _wait_for_mail(host, lambda m: name in m["subject"] and "FIRING" in m["subject"], f"firing {name}")
+    assert firing["to"] == f"{recipient}@mol-alertmanager.local"
+    assert firing["subject"].startswith(f"[{severity}] FIRING:1 {name}")
+    assert f"{severity} drill from the molecule verifier" in firing["body"]
+
+    ended = datetime.now(timezone.utc) - timedelta(seconds=1)
+    alert["endsAt"] = ended.isoformat().replace("+00:00", "Z")
+    assert requests.post(f"{URL}/api/v2/alerts", json=[alert], auth=ADMIN, verify=CA, timeout=5).status_code == 200
+    resolved = _wait_for_mail(host, lambda m: name in m["subject"] and "RESOLVED" in m["subject"], f"resolved {name}")
+    assert resolved["to"] == f"{recipient}@mol-alertmanager.local"
+    assert resolved["subject"].startswith(f"[{severity}] RESOLVED {name}")
+    assert all(m["to"] == f"{recipient}@mol-alertmanager.local" for m in mail(host) if name in m["subject"])
