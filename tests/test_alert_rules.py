@@ -173,7 +173,9 @@ TESTS = {
                             "exp_labels": {"severity": "warning", "instance": "https://prometheus:9090/metrics"},
                             "exp_annotations": {
                                 "summary": "The certificate of https://prometheus:9090/metrics expires in 9d 22h 0m 0s",
-                                "description": "Less than 21 days left: reissue it (docs/runbooks/CertificateExpiring.md).",
+                                "description": (
+                                    "Less than 21 days left: reissue it (docs/runbooks/CertificateExpiring.md)."
+                                ),
                             },
                         }
                     ],

@@ -48,7 +48,9 @@ EXPECTED = {
     "mysqld-exporter",
     "simulator",
     "alertmanager",
+    "mailbox",
     "prometheus",
+    "blackbox-exporter",
 }
 
 
@@ -139,8 +141,32 @@ def test_every_prometheus_target_is_up():
         assert time.monotonic() < deadline, f"targets not up: {down}"
         time.sleep(3)
     jobs = {t["labels"]["job"] for t in targets}
-    assert jobs == {"prometheus", "smartshop-backend", "node", "mysqld", "simulator", "alertmanager"}
+    assert jobs == {"prometheus", "smartshop-backend", "node", "mysqld", "simulator", "alertmanager", "blackbox",
+                    "probe-console", "probe-api", "probe-tls"}  # fmt: skip
     assert len([t for t in targets if t["labels"]["job"] == "smartshop-backend"]) == 2
+
+
+def test_the_stack_answers_its_probes_as_users_reach_it():
+    """blackbox_exporter: the console and the API's health through nginx answer, and every HTTPS
+    endpoint serves a certificate of the stack's authority with most of its year left."""
+    deadline = time.monotonic() + 60
+    while True:
+        results = prometheus("/api/v1/query", query="probe_success")["data"]["result"]
+        probes = {(r["metric"]["job"], r["metric"]["instance"]): r["value"][1] for r in results}
+        if len(probes) >= 6 and set(probes.values()) == {"1"}:
+            break
+        assert time.monotonic() < deadline, probes
+        time.sleep(3)
+    assert probes.keys() >= {
+        ("probe-console", f"http://{PROJECT}-frontend:3000/healthz"),
+        ("probe-api", f"http://{PROJECT}-frontend:8000/api/health"),
+        ("probe-tls", f"https://{PROJECT}-prometheus:9090/metrics"),
+        ("probe-tls", f"https://{PROJECT}-alertmanager:9093/metrics"),
+        ("probe-tls", f"https://{PROJECT}-node-exporter:9100/metrics"),
+        ("probe-tls", f"https://{PROJECT}-mysqld-exporter:9104/metrics"),
+    }
+    left = prometheus("/api/v1/query", query="(probe_ssl_earliest_cert_expiry - time()) / 86400")["data"]["result"]
+    assert len(left) == 4 and all(390 < float(r["value"][1]) <= 397 for r in left), left
 
 
 def test_every_dashboard_query_returns_data():
@@ -202,8 +228,31 @@ def test_every_alert_links_a_runbook_the_console_serves():
     assert requests.get(urls["TargetDown"], timeout=10).status_code == 401  # behind the console's login
 
 
-def test_the_watchdog_reaches_alertmanager():
-    """Always firing: its presence in Alertmanager proves rules, evaluation and delivery to it work."""
+MAILBOX = f"{PROJECT}-mailbox"
+# the mailbox's messages as JSON (recipient, subject), read in its container with the standard library
+READ_MAIL = (
+    "import email, email.policy, json, mailbox; "
+    "parse = lambda f: email.message_from_binary_file(f, policy=email.policy.default); "
+    "print(json.dumps([{'to': m['To'], 'subject': m['Subject']} "
+    "for m in mailbox.Maildir('/var/mail/smartshop', factory=parse)]))"
+)
+
+
+def wait_for_mail(host, to: str, subject: str, seconds: int) -> dict:
+    """The first message to `to` whose subject starts with `subject`, waiting up to `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = json.loads(host.check_output(f"docker exec {MAILBOX} python3 -c {json.dumps(READ_MAIL)}"))
+        match = [m for m in found if m["to"] == to and m["subject"].startswith(subject)]
+        if match:
+            return match[0]
+        assert time.monotonic() < deadline, (to, subject, [(m["to"], m["subject"]) for m in found])
+        time.sleep(3)
+
+
+def test_the_watchdog_reaches_alertmanager(host):
+    """Always firing: its presence in Alertmanager, then in the watchdog's mailbox, proves rules,
+    evaluation, Alertmanager and e-mail delivery work."""
     login = ("admin", secret("alertmanager_admin_password"))
     deadline = time.monotonic() + 60
     while True:
@@ -379,8 +428,9 @@ def test_more_replicas_and_a_new_scrape_interval_change_only_what_they_touch(hos
     assert started_at(host, "prometheus") == before
 
 
-def test_an_injected_fault_raises_an_alert_in_alertmanager(host):
-    """Stop node_exporter: TargetDown fires (for: 1m) and reaches Alertmanager; start it again."""
+def test_an_injected_fault_raises_an_alert_mailed_when_it_fires_and_when_it_resolves(host):
+    """Stop node_exporter: TargetDown fires (for: 1m), reaches Alertmanager and the on-call's mailbox;
+    start it again: the resolved notification follows."""
     alertmanager = "https://127.0.0.1:29093"
     login = ("admin", secret("alertmanager_admin_password"))
     host.run_test(f"docker stop {PROJECT}-node-exporter")
@@ -395,8 +445,10 @@ def test_an_injected_fault_raises_an_alert_in_alertmanager(host):
             time.sleep(5)
         assert down[0]["labels"]["severity"] == "critical"
         assert down[0]["status"]["state"] == "active"
+        wait_for_mail(host, f"oncall@{PROJECT}.local", "[page] FIRING:1 TargetDown", 60)
     finally:
         host.run_test(f"docker start {PROJECT}-node-exporter")
+    wait_for_mail(host, f"oncall@{PROJECT}.local", "[page] RESOLVED TargetDown", 120)
 
 
 ROTATED = [

@@ -3,7 +3,7 @@
 import json
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -128,7 +128,7 @@ def test_an_alert_is_mailed_by_severity_when_it_fires_and_when_it_resolves(host,
     assert firing["subject"].startswith(f"[{severity}] FIRING:1 {name}")
     assert f"{severity} drill from the molecule verifier" in firing["body"]
 
-    ended = datetime.now(timezone.utc) - timedelta(seconds=1)
+    ended = datetime.now(UTC) - timedelta(seconds=1)
     alert["endsAt"] = ended.isoformat().replace("+00:00", "Z")
     assert requests.post(f"{URL}/api/v2/alerts", json=[alert], auth=ADMIN, verify=CA, timeout=5).status_code == 200
     resolved = _wait_for_mail(host, lambda m: name in m["subject"] and "RESOLVED" in m["subject"], f"resolved {name}")
