@@ -21,7 +21,7 @@ ROLES       := docker_host images network pki mysql backend frontend exporters p
 SCENARIOS   := $(notdir $(wildcard molecule/*))
 
 .PHONY: help setup engine images browser groovy up verify security-check rotate-secrets backup restore down lint unit app-test test test-role test-scenario test-molecule \
-	bench bench-api bench-driver soak bench-stats bench-simulator simulate clean
+	bench bench-api bench-driver soak drills bench-stats bench-simulator simulate clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -120,6 +120,10 @@ bench-driver: ## PyMySQL versus mysqlclient (Debian's python3-mysqldb): client C
 soak: setup ## The simulator at RATE for DURATION s (default 1800) on `make up`'s stack: unexpected 5xx, memory, table sizes
 	DURATION=$(if $(filter command line environment,$(origin DURATION)),$(DURATION),1800) RATE=$(RATE) \
 	  API_URL=$(API_URL) python bench/soak.py
+
+drills: setup ## Faults mapped to alerts on `make up`'s stack, production rules (about 45 min): each fires its alerts, nothing else, then resolves
+	@mkdir -p $(REPORTS)
+	API_URL=$(API_URL) pytest -q -s -p no:cacheprovider --junitxml=$(REPORTS)/drills.xml bench/test_alert_drills.py
 
 bench-stats: images ## /api/stats latency with ORDERS (default 1,000,000) orders
 	python bench/bench_api.py stats

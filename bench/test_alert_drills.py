@@ -1,0 +1,284 @@
+"""`make drills`: faults mapped to alerts, on `make up`'s stack, with the production rules (their
+`for:` and windows), which is why it takes about 45 minutes and is not part of `make test`.
+
+For each fault the stack can produce, the drill waits for a quiet stack (only Watchdog firing),
+injects the fault while the stack's own simulator keeps shopping, and asserts that the expected
+alerts fire within the stated time and reach Alertmanager, that no alert outside the expected and
+tolerated ones fires, and that every alert resolves within the stated time once the fault ends.
+A fault-free stretch fires nothing but Watchdog. Each fault is real: a stopped container, a lock
+a runaway session holds, CPU taken from the API, shoppers whose payments fail. The figures (seconds
+to fire and to resolve) go to reports/drills.json and are printed at the end.
+
+Not drilled: disk filling (HostDiskAlmostFull): filling this machine's own disk is not a test. Its
+rule has its promtool case (tests/test_alert_rules.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = os.environ.get("SMARTSHOP_PROJECT", "smartshop")
+SECRETS = Path(os.environ.get("SMARTSHOP_SECRETS_DIR", Path.home() / ".smartshop" / "secrets"))
+HOST_SECRETS = SECRETS / "localhost"
+CA = str(SECRETS / "ca" / "ca.crt")
+PROMETHEUS = os.environ.get("PROMETHEUS_URL", "https://127.0.0.1:9090")
+ALERTMANAGER = os.environ.get("ALERTMANAGER_URL", "https://127.0.0.1:9093")
+API_URL = os.environ.get("API_URL", "http://127.0.0.1:8000")
+QUIET_TIMEOUT = 20 * 60
+FIGURES: dict[str, dict] = {}
+
+
+def secret(name: str) -> str:
+    return (HOST_SECRETS / name).read_text().splitlines()[0].strip()
+
+
+def firing() -> dict[str, set[str]]:
+    """alertname -> the jobs it fires for, as Prometheus evaluates them now (pending ones left out)."""
+    answer = requests.get(
+        f"{PROMETHEUS}/api/v1/alerts", auth=("admin", secret("prometheus_admin_password")), verify=CA, timeout=10
+    )
+    answer.raise_for_status()
+    found: dict[str, set[str]] = {}
+    for alert in answer.json()["data"]["alerts"]:
+        if alert["state"] == "firing":
+            found.setdefault(alert["labels"]["alertname"], set()).add(alert["labels"].get("job", ""))
+    return found
+
+
+def in_alertmanager() -> set[str]:
+    answer = requests.get(
+        f"{ALERTMANAGER}/api/v2/alerts",
+        auth=("admin", secret("alertmanager_admin_password")),
+        verify=CA,
+        timeout=10,
+    )
+    answer.raise_for_status()
+    return {a["labels"]["alertname"] for a in answer.json() if a["status"]["state"] == "active"}
+
+
+@pytest.fixture(scope="module")
+def engine():
+    client = docker.from_env()
+    try:
+        client.containers.get(f"{PROJECT}-prometheus")
+    except docker.errors.NotFound:
+        pytest.fail(f"no {PROJECT} stack here: run make up first")
+    return client
+
+
+def mariadb(engine, sql: str, detach: bool = False):
+    """SQL as root through the database container's socket (root has no network login)."""
+    database = engine.containers.get(f"{PROJECT}-mysql")
+    code, out = database.exec_run(
+        ["mariadb", "-uroot", "-N", "-B", "-e", sql],
+        environment={"MYSQL_PWD": secret("mysql_root_password")},
+        detach=detach,
+    )
+    if not detach and code != 0:
+        raise AssertionError(f"mariadb: {out.decode()[-300:]}")
+    return out
+
+
+@dataclass
+class Drill:
+    name: str
+    start: Callable
+    stop: Callable
+    expect: set[str]
+    # what the fault may also raise, because users feel it that way too
+    tolerate: set[str] = field(default_factory=set)
+    fire_within: int = 240
+    resolve_within: int = 300
+
+
+def _stop(component: str) -> Callable:
+    return lambda engine: engine.containers.get(f"{PROJECT}-{component}").stop(timeout=30)
+
+
+def _start(component: str) -> Callable:
+    return lambda engine: engine.containers.get(f"{PROJECT}-{component}").start()
+
+
+# The runaway session: a client holds a read lock on the orders table and never lets go (a
+# forgotten console, a backup script gone wrong). Reads go on; every write to orders waits until
+# the API's deadline stops it, and the API answers 503.
+LOCK_SQL = "LOCK TABLES smartshop.orders READ; SELECT SLEEP(1800) /* smartshop-drill */"
+HOLDERS_SQL = (
+    "SELECT id FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP(1800) /* smartshop-drill */%'"
+)
+
+
+def _lock(engine):
+    mariadb(engine, LOCK_SQL, detach=True)
+
+
+def _unlock(engine):
+    for holder in mariadb(engine, HOLDERS_SQL).decode().split():
+        mariadb(engine, f"KILL {int(holder)}")
+
+
+def _throttle(quota: int) -> Callable:
+    """Every API replica limited to quota/100000 of a CPU (-1: no limit again)."""
+
+    def apply(engine):
+        for replica in engine.containers.list(
+            filters={"label": [f"com.smartshop.project={PROJECT}", "com.smartshop.component=backend"]}
+        ):
+            replica.update(cpu_period=100000, cpu_quota=quota)
+
+    return apply
+
+
+class FailingShoppers:
+    """A second simulator on this machine whose shoppers' payments all fail (--success-ratio 0)."""
+
+    process: subprocess.Popen | None = None
+
+    @classmethod
+    def start(cls, engine):
+        cls.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "smartshop_simulator",
+                "run",
+                "--host",
+                API_URL,
+                "--rate",
+                "15",
+                "--duration",
+                "1800",
+                "--success-ratio",
+                "0",
+                "--operator-token-file",
+                str(HOST_SECRETS / "api_operator_token"),
+            ],
+            cwd=ROOT / "app" / "simulator",
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    @classmethod
+    def stop(cls, engine):
+        if cls.process:
+            cls.process.terminate()
+            cls.process.wait(30)
+
+
+DRILLS = [
+    Drill("api-replica-down", _stop("backend-1"), _start("backend-1"), expect={"TargetDown"}, fire_within=150),
+    Drill(
+        "exporter-down",
+        _stop("mysqld-exporter"),
+        _start("mysqld-exporter"),
+        expect={"TargetDown", "ProbeFailed"},
+        fire_within=210,
+    ),
+    Drill(
+        "database-down",
+        _stop("mysql"),
+        _start("mysql"),
+        expect={"MySQLDown", "ApiDatabaseUnreachable", "ProbeFailed"},
+        tolerate={"ApiHighErrorRatio", "ApiAvailabilityBudgetBurn", "ApiSlow", "ApiLatencyBudgetBurn"},
+        fire_within=210,
+        resolve_within=600,
+    ),
+    Drill(
+        "api-5xx-burst",
+        _lock,
+        _unlock,
+        expect={"ApiHighErrorRatio"},
+        tolerate={"ApiAvailabilityBudgetBurn", "ApiSlow", "ApiLatencyBudgetBurn", "ProbeFailed"},
+        fire_within=420,
+        resolve_within=900,
+    ),
+    Drill(
+        "api-slow",
+        _throttle(3000),
+        _throttle(-1),
+        expect={"ApiSlow"},
+        tolerate={"ApiLatencyBudgetBurn", "ApiHighErrorRatio", "ApiAvailabilityBudgetBurn", "ProbeFailed"},
+        fire_within=720,
+        resolve_within=900,
+    ),
+    Drill(
+        "payment-failure-spike",
+        FailingShoppers.start,
+        FailingShoppers.stop,
+        expect={"PaymentFailureRatioHigh"},
+        fire_within=1200,
+        resolve_within=1200,
+    ),
+]
+
+
+def wait_quiet(what: str) -> None:
+    deadline = time.monotonic() + QUIET_TIMEOUT
+    while set(now := firing()) != {"Watchdog"}:
+        assert time.monotonic() < deadline, f"{what}: the stack never went quiet: {now}"
+        time.sleep(10)
+
+
+def test_a_fault_free_stretch_fires_nothing_but_the_watchdog():
+    wait_quiet("before the fault-free stretch")
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        assert set(firing()) == {"Watchdog"}
+        time.sleep(15)
+    assert "Watchdog" in in_alertmanager()
+    FIGURES["fault-free"] = {"seconds": 300, "firing": ["Watchdog"]}
+
+
+@pytest.mark.parametrize("drill", DRILLS, ids=[d.name for d in DRILLS])
+def test_a_fault_raises_its_alerts_and_nothing_else_then_they_resolve(engine, drill: Drill):
+    wait_quiet(drill.name)
+    allowed = drill.expect | drill.tolerate | {"Watchdog"}
+    seen: set[str] = set()
+    fired_at: dict[str, float] = {}
+    began = time.monotonic()
+    drill.start(engine)
+    try:
+        while not drill.expect <= set(fired_at):
+            now = firing()
+            seen |= set(now)
+            assert seen <= allowed, f"{drill.name}: unexpected {seen - allowed}"
+            for name in now:
+                fired_at.setdefault(name, round(time.monotonic() - began))
+            assert time.monotonic() - began < drill.fire_within, f"{drill.name}: fired {fired_at} of {drill.expect}"
+            time.sleep(5)
+        deadline = time.monotonic() + 60
+        while not drill.expect <= in_alertmanager():
+            assert time.monotonic() < deadline, f"{drill.name}: {drill.expect} never reached Alertmanager"
+            time.sleep(5)
+    finally:
+        drill.stop(engine)
+    ended = time.monotonic()
+    while (now := set(firing())) - {"Watchdog"}:
+        seen |= now
+        assert seen <= allowed, f"{drill.name}: unexpected {seen - allowed}"
+        assert time.monotonic() - ended < drill.resolve_within, f"{drill.name}: still firing {now}"
+        time.sleep(5)
+    FIGURES[drill.name] = {
+        "fired_s": fired_at,
+        "resolved_s": round(time.monotonic() - ended),
+        "also_fired": sorted(seen - drill.expect - {"Watchdog"}),
+    }
+
+
+def teardown_module():
+    if FIGURES:
+        (ROOT / "reports").mkdir(exist_ok=True)
+        (ROOT / "reports" / "drills.json").write_text(json.dumps(FIGURES, indent=2) + "\n")
+        print("\n" + json.dumps(FIGURES))
