@@ -38,7 +38,33 @@ def test_self_target_up():
             break
         assert time.monotonic() < deadline, targets
         time.sleep(2)
-    assert {t["labels"]["job"] for t in targets} == {"prometheus"}
+    assert {t["labels"]["job"] for t in targets} == {"prometheus", "blackbox", "probe-tls"}
+
+
+BLACKBOX = "mol-prometheus-blackbox-exporter"
+
+
+def test_blackbox_probes_the_certificate_and_lends_its_probe_to_no_one(host):
+    """Its /probe fetches any URL it is given: never published, and refused without the login."""
+    c = host.docker(BLACKBOX).inspect()
+    assert c["State"]["Health"]["Status"] == "healthy"
+    assert not c["HostConfig"]["PortBindings"]
+    assert host.check_output(f"docker exec {BLACKBOX} id -u") == "65534"
+    anonymous = host.run(
+        f"docker exec {BLACKBOX} wget -q -O /dev/null --ca-certificate=/etc/blackbox_exporter/secrets/ca.pem "
+        "'https://127.0.0.1:9115/probe?module=http_2xx&target=http://127.0.0.1:9115/'"
+    )
+    assert anonymous.rc == 6, anonymous  # wget's code for an HTTP error: the 401
+    deadline = time.monotonic() + 60
+    while True:
+        result = get("/api/v1/query", params={"query": 'probe_success{job="probe-tls"}'}).json()["data"]["result"]
+        if result and result[0]["value"][1] == "1":
+            break
+        assert time.monotonic() < deadline, result
+        time.sleep(2)
+    assert result[0]["metric"]["instance"] == f"https://{NAME}:9090/metrics"
+    days = get("/api/v1/query", params={"query": "(probe_ssl_earliest_cert_expiry - time()) / 86400"}).json()
+    assert 390 < float(days["data"]["result"][0]["value"][1]) <= 397
 
 
 def test_alert_rules_loaded():
