@@ -46,6 +46,7 @@ def test_the_starter_dashboards_exist():
         "smartshop-mysql.json",
         "smartshop-host.json",
         "smartshop-slo.json",
+        "smartshop-probes.json",
     }
 
 
@@ -93,7 +94,7 @@ def test_datasource_provisioning_uses_the_same_uid():
 
 
 def test_expressions_use_only_metrics_the_stack_exposes():
-    prefixes = ("smartshop_", "mysql_", "node_")
+    prefixes = ("smartshop_", "mysql_", "node_", "probe_")  # probe_*: blackbox_exporter's probes
     recorded = {rule["record"] for rule in prometheus_rules()[0] + slo_rules()["recording"]}
     for name, title, expr in expressions():
         words = set(re.findall(r"[A-Za-z_:][A-Za-z0-9_:]*", expr))

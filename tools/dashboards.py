@@ -3,9 +3,10 @@ roles/grafana/files/dashboards/*.json (committed); a test checks the files match
 
 Every panel uses the provisioned Prometheus datasource (fixed uid), a unit, `$__rate_interval` in
 every rate (Grafana sizes it to the scrape interval and the zoom), and only metrics the stack
-exposes: the API's (smartshop_*), mysqld_exporter's (mysql_*), node_exporter's (node_*), and the
-prometheus role's recording rules (smartshop:*, node:*) where an alert judges the same ratio or
-quantile, so that a panel shows exactly the series its alert reads."""
+exposes: the API's (smartshop_*), mysqld_exporter's (mysql_*), node_exporter's (node_*),
+blackbox_exporter's (probe_*), and the prometheus role's recording rules (smartshop:*, node:*)
+where an alert judges the same ratio or quantile, so that a panel shows exactly the series its
+alert reads."""
 
 from __future__ import annotations
 
@@ -302,7 +303,53 @@ def slo() -> dict:
     return dashboard("smartshop-slo", "SmartShop — SLOs (error budgets)", panels, ["slo"])
 
 
-DASHBOARDS = {"business": business, "api": api, "mysql": mysql, "host": host, "slo": slo}
+def probes() -> dict:
+    """blackbox_exporter's probes (the prometheus role's probe-* jobs): the stack as users reach it,
+    and how long each HTTPS certificate has left (ProbeFailed, CertificateExpiring)."""
+    return dashboard(
+        "smartshop-probes",
+        "SmartShop — probes (as users reach it)",
+        [
+            panel(
+                1,
+                "Probes failing",
+                [("count(probe_success == 0) or vector(0)", "failing")],
+                0,
+                0,
+                kind="stat",
+                w=6,
+            ),
+            panel(
+                2,
+                "Probe success",
+                [("probe_success", "{{job}} {{instance}}")],
+                6,
+                0,
+                unit="bool_yes_no",
+                w=18,
+            ),
+            panel(
+                3,
+                "Probe duration",
+                [("probe_duration_seconds", "{{instance}}")],
+                0,
+                8,
+                unit="s",
+            ),
+            panel(
+                4,
+                "Certificate validity left",
+                [("probe_ssl_earliest_cert_expiry - time()", "{{instance}}")],
+                12,
+                8,
+                unit="s",
+            ),
+        ],
+        ["probes"],
+    )
+
+
+DASHBOARDS = {"business": business, "api": api, "mysql": mysql, "host": host, "slo": slo, "probes": probes}
 
 
 def render() -> dict[str, str]:
