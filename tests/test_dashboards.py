@@ -8,6 +8,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from urllib.parse import unquote
 
 import jsonschema
 import pytest
@@ -142,14 +143,34 @@ def slo_rules() -> dict:
     return slo(defaults["prometheus_slos"], defaults["prometheus_slo_tiers"], defaults["prometheus_slo_min_rate"])
 
 
-def test_each_recorded_series_is_read_by_an_alert_and_a_panel():
-    """An alert and the panel that shows its signal read one series, computed once."""
+def console_chart_queries() -> dict[str, str]:
+    """The console's live charts: chart name -> the fixed query its nginx sends to Prometheus."""
+    template = (ROOT / "app" / "frontend" / "nginx.conf.template").read_text()
+    return {name: unquote(query) for name, query in re.findall(r'^\s*/charts/(\w+) "([^"]+)";$', template, re.M)}
+
+
+def test_each_recorded_series_is_read_by_a_panel_and_an_alert_or_a_console_chart():
+    """An alert and the panel that shows its signal read one series, computed once; so does the
+    console's chart of it (for the orders chart, the chart is why the series is recorded)."""
     recording, alerts = prometheus_rules()
     panels = [expr for _, _, expr in expressions()]
+    charts = list(console_chart_queries().values())
     for rule in recording:
         name = rule["record"]
-        assert any(re.search(rf"\b{re.escape(name)}\b", a["expr"]) for a in alerts), f"no alert reads {name}"
+        readers = [a["expr"] for a in alerts] + charts
+        assert any(re.search(rf"\b{re.escape(name)}\b", r) for r in readers), f"no alert nor chart reads {name}"
         assert any(re.search(rf"{re.escape(name)}(?![\w:])", p) for p in panels), f"no panel reads {name}"
+
+
+def test_the_console_charts_read_recording_rules_only():
+    """Each of the four charts is one recording rule over 30 minutes (the same series as the alerts)."""
+    recorded = {rule["record"] for rule in prometheus_rules()[0]}
+    queries = console_chart_queries()
+    assert set(queries) == {"orders", "payments", "errors", "latency"}
+    for name, query in queries.items():
+        words = set(re.findall(r"[A-Za-z_:][A-Za-z0-9_:]*", re.sub(r"\[[^]]*\]", "", query)))
+        assert {w for w in words if ":" in w} <= recorded and words & recorded, (name, query)
+        assert "[30m" in query, (name, query)
 
 
 def test_alerts_compute_no_ratio_or_quantile_of_their_own():

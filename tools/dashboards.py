@@ -69,7 +69,7 @@ def business() -> dict:
             panel(
                 1,
                 "Orders per minute",
-                [('sum(rate(smartshop_orders_total{status="pending"}[$__rate_interval])) * 60', "orders/min")],
+                [("smartshop:orders_created:per_minute_rate5m", "orders/min")],
                 0,
                 0,
                 unit="short",

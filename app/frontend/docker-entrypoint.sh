@@ -8,6 +8,10 @@
 #                            console on :3000 answers 503 (it never runs open)
 #   SMARTSHOP_OPERATOR_TOKEN_FILE    the API's operator token, added by nginx to the console's /api
 #                            calls after the login (the browser never holds it)
+#   SMARTSHOP_CHARTS_PROMETHEUS      host:port of Prometheus (HTTPS) the console's live charts read;
+#                            without it /charts/* answers 503
+#   SMARTSHOP_CHARTS_AUTH_FILE       the Authorization header value (Basic ...) nginx presents to it
+#   SMARTSHOP_CHARTS_CA_FILE         the authority its certificate is checked against
 #   SMARTSHOP_WRITE_RATE / SMARTSHOP_WRITE_BURST  writes (POST) per second and burst per client
 #                            address on both ports (default 200 and 400); beyond, 429
 set -euo pipefail
@@ -34,6 +38,30 @@ if [ -n "${SMARTSHOP_OPERATOR_TOKEN_FILE:-}" ]; then
 	[[ "$token" =~ ^[A-Za-z0-9_-]{16,}$ ]] || { echo "SMARTSHOP_OPERATOR_TOKEN_FILE: the token must be 16 or more of A-Z a-z 0-9 _ -" >&2; exit 2; }
 	operator_auth="            proxy_set_header Authorization \"Bearer ${token}\";"
 fi
+charts_proxy="            default_type application/json;"$'\n'"            return 503 '{\"error\": \"the charts have no Prometheus configured (SMARTSHOP_CHARTS_PROMETHEUS)\", \"status\": 503}';"
+if [ -n "${SMARTSHOP_CHARTS_PROMETHEUS:-}" ]; then
+	[[ "$SMARTSHOP_CHARTS_PROMETHEUS" =~ ^[A-Za-z0-9._-]+:[0-9]{1,5}$ ]] || { echo "SMARTSHOP_CHARTS_PROMETHEUS: '$SMARTSHOP_CHARTS_PROMETHEUS' is not host:port" >&2; exit 2; }
+	charts_auth=$(<"${SMARTSHOP_CHARTS_AUTH_FILE:?SMARTSHOP_CHARTS_AUTH_FILE is required with SMARTSHOP_CHARTS_PROMETHEUS}")
+	[[ "$charts_auth" =~ ^Basic\ [A-Za-z0-9+/=]+$ ]] || { echo "SMARTSHOP_CHARTS_AUTH_FILE: not a Basic authorization value" >&2; exit 2; }
+	[ -r "${SMARTSHOP_CHARTS_CA_FILE:?SMARTSHOP_CHARTS_CA_FILE is required with SMARTSHOP_CHARTS_PROMETHEUS}" ] || { echo "SMARTSHOP_CHARTS_CA_FILE: cannot read $SMARTSHOP_CHARTS_CA_FILE" >&2; exit 2; }
+	prometheus_host=${SMARTSHOP_CHARTS_PROMETHEUS%:*}
+	# Docker's embedded DNS, asked at each request: Prometheus may start after the console
+	charts_proxy="            resolver 127.0.0.11 valid=10s ipv6=off;
+            set \$smartshop_prometheus ${SMARTSHOP_CHARTS_PROMETHEUS};
+            proxy_pass https://\$smartshop_prometheus/api/v1/query?query=\$smartshop_chart_query;
+            proxy_method GET;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length \"\";
+            proxy_set_header Authorization \"${charts_auth}\";
+            proxy_set_header Cookie \"\";
+            proxy_ssl_verify on;
+            proxy_ssl_trusted_certificate ${SMARTSHOP_CHARTS_CA_FILE};
+            proxy_ssl_name ${prometheus_host};
+            proxy_ssl_server_name on;
+            proxy_connect_timeout 2s;
+            proxy_read_timeout 10s;
+            proxy_hide_header Set-Cookie;"
+fi
 rate=${SMARTSHOP_WRITE_RATE:-200}
 burst=${SMARTSHOP_WRITE_BURST:-400}
 [[ "$rate" =~ ^[1-9][0-9]{0,5}$ && "$burst" =~ ^[0-9]{1,6}$ ]] || { echo "SMARTSHOP_WRITE_RATE and SMARTSHOP_WRITE_BURST must be whole numbers (rate >= 1)" >&2; exit 2; }
@@ -41,10 +69,11 @@ burst=${SMARTSHOP_WRITE_BURST:-400}
 conf=/run/smartshop/nginx.conf
 umask 0077
 awk -v servers="$servers" -v console_auth="$console_auth" -v operator_auth="$operator_auth" \
-	-v rate="$rate" -v burst="$burst" '
+	-v charts_proxy="$charts_proxy" -v rate="$rate" -v burst="$burst" '
 	/@BACKEND_SERVERS@/ { printf "%s", servers; next }
 	/@CONSOLE_AUTH@/ { print console_auth; next }
 	/@OPERATOR_AUTH@/ { print operator_auth; next }
+	/@CHARTS_PROXY@/ { print charts_proxy; next }
 	{ gsub(/@WRITE_RATE@/, rate); gsub(/@WRITE_BURST@/, burst); print }' \
 	/etc/smartshop/nginx.conf.template >"$conf"
 printf '{"grafana_url": %s, "prometheus_url": %s}\n' \

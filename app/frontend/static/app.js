@@ -185,10 +185,56 @@ function wire() {
   });
 }
 
+// Live charts: /charts/<name> is one fixed Prometheus query (a recording rule over 30 minutes)
+// that the console's nginx sends with its own credential; the browser never sends a query.
+const CHARTS_MS = 15000;
+const SCALE = { "/min": 1, "%": 100, ms: 1000 };
+const charts = {};
+
+async function refreshCharts() {
+  const failed = [];
+  for (const canvas of document.querySelectorAll("canvas[data-chart]")) {
+    const name = canvas.dataset.chart;
+    const r = await api("GET", `/charts/${name}`);
+    const series = r.ok && r.data && r.data.data && r.data.data.result[0];
+    if (!series) {
+      failed.push(`${name} (${r.ok ? "pas encore de données" : r.status})`);
+      canvas.dataset.points = "0";
+      continue;
+    }
+    const factor = SCALE[canvas.dataset.unit] || 1;
+    const points = series.values
+      .map(([t, v]) => ({ x: t * 1000, y: Number(v) * factor }))
+      .filter((p) => Number.isFinite(p.y));
+    canvas.dataset.points = String(points.length);
+    canvas.dataset.last = points.length ? points[points.length - 1].y.toFixed(3) : "";
+    if (typeof Chart === "undefined") continue;
+    if (!charts[name]) {
+      charts[name] = new Chart(canvas, {
+        type: "line",
+        data: { datasets: [{ label: canvas.dataset.unit, data: points, borderColor: "#2458d6", pointRadius: 0, borderWidth: 1.5 }] },
+        options: {
+          animation: false, maintainAspectRatio: false, plugins: { legend: { display: false } },
+          scales: {
+            x: { type: "linear", ticks: { maxTicksLimit: 6, callback: (t) => new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) } },
+            y: { beginAtZero: true, title: { display: true, text: canvas.dataset.unit } },
+          },
+        },
+      });
+    } else {
+      charts[name].data.datasets[0].data = points;
+      charts[name].update();
+    }
+  }
+  $("charts-status").textContent = failed.length ? `Sans données : ${failed.join(", ")}` : "mis à jour " + new Date().toLocaleTimeString();
+}
+
 document.addEventListener("DOMContentLoaded", async () => {
   wire();
   await loadConfig();
   await refreshProducts();
   await refreshAll();
   setInterval(refreshAll, REFRESH_MS);
+  await refreshCharts();
+  setInterval(refreshCharts, CHARTS_MS);
 });

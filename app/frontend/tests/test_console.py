@@ -76,13 +76,30 @@ def test_security_headers_and_same_origin_api(app_stack):
     assert "Access-Control-Allow-Origin" not in api.headers
 
 
-@pytest.mark.parametrize("path", ["/", "/index.html", "/config.json", "/api/stats", "/api/errors/500"])
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/index.html", "/config.json", "/api/stats", "/api/errors/500", "/charts/orders", "/vendor/chart.min.js"],
+)
 def test_the_console_asks_for_its_login(app_stack, path):
     for auth in (None, ("admin", "wrong-password"), ("root", app_stack["console_login"][1])):
         r = requests.get(f"{app_stack['console']}{path}", auth=auth, timeout=5)
         assert r.status_code == 401, (path, auth, r.status_code)
         assert r.headers["WWW-Authenticate"].startswith("Basic")
     assert requests.get(f"{app_stack['console']}/healthz", timeout=5).status_code == 200  # the healthcheck
+
+
+def test_charts_without_a_prometheus_say_so_and_chart_js_comes_from_debian(app_stack):
+    """A console whose inventory has no Prometheus: each chart answers a clear 503, never a query
+    of the browser's; Chart.js is Debian's copy, served by the console."""
+    login = app_stack["console_login"]
+    for name in ("orders", "payments", "errors", "latency"):
+        r = requests.get(f"{app_stack['console']}/charts/{name}", auth=login, timeout=5)
+        assert r.status_code == 503, (name, r.status_code)
+        assert "no Prometheus configured" in r.json()["error"]
+    script = requests.get(f"{app_stack['console']}/vendor/chart.min.js", auth=login, timeout=5)
+    assert script.status_code == 200
+    assert script.headers["Content-Type"].startswith("application/javascript")
+    assert "Chart.js v3" in script.text[:300]
 
 
 def test_the_console_adds_the_operator_token_so_the_browser_never_holds_it(app_stack, browser):

@@ -299,7 +299,7 @@ def test_every_web_configuration_passes_promtool(host):
                 )
                 assert check.rc == 0, (c["Name"], check.stdout, check.stderr)
                 checked += 1
-    assert checked == 4  # prometheus, alertmanager, node_exporter, mysqld_exporter
+    assert checked == 5  # prometheus, alertmanager, node_exporter, mysqld_exporter, blackbox_exporter
 
 
 GENERATED = [path for path in sorted(SECRETS.glob("[!.]*")) if path.is_file() and path.suffix != ".crt"]
@@ -340,13 +340,37 @@ def test_console_works_in_a_real_browser():
             ],
         )
         page = browser.new_page(http_credentials={"username": "admin", "password": secret("console_admin_password")})
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
         page.goto(CONSOLE)
         expect(page.get_by_test_id("api-status")).to_have_text("API OK")
         before = int(re.sub(r"\D", "", page.locator('[data-stat="total_users"]').inner_text()) or 0)
         page.click("#create-user")
         expect(page.get_by_test_id("last-result")).to_contain_text("201")
         expect(page.locator('[data-stat="total_users"]')).not_to_have_text(str(before))
+        # the live charts: each drawn from its recording rule's last 30 minutes (Chart.js drew it)
+        expect(page.get_by_test_id("charts-status")).to_contain_text("mis à jour", timeout=60_000)
+        for name in ("orders", "payments", "errors", "latency"):
+            canvas = page.locator(f"#chart-{name}")
+            assert int(canvas.get_attribute("data-points")) > 0, name
+            assert page.evaluate(f"!!Chart.getChart(document.getElementById('chart-{name}'))"), name
+        assert float(page.locator("#chart-payments").get_attribute("data-last")) > 0  # % of payments that succeed
+        assert errors == [], errors  # no script error, no CSP violation
         browser.close()
+
+
+def test_the_console_charts_send_only_their_own_query():
+    """/charts/<name> answers its fixed query through the console's nginx, behind the login; a
+    query the browser adds goes nowhere."""
+    login = ("admin", secret("console_admin_password"))
+    assert requests.get(f"{CONSOLE}/charts/orders", timeout=10).status_code == 401
+    answer = requests.get(f"{CONSOLE}/charts/errors", params={"query": "prometheus_build_info"}, auth=login, timeout=10)
+    assert answer.status_code == 200, answer.text
+    result = answer.json()["data"]["result"]
+    assert answer.json()["data"]["resultType"] == "matrix"
+    assert [r["metric"].get("__name__") for r in result] == ["smartshop:http_errors:ratio_rate5m"]
+    assert "Authorization" not in answer.headers and "Set-Cookie" not in answer.headers
 
 
 def run_playbook(
