@@ -98,6 +98,15 @@ RATE = (
 )
 
 
+# blackbox_exporter's /probe fetches any URL it is given: only with the login (target: itself)
+PROBE = (
+    "wget -q -O /dev/null --ca-certificate=/etc/blackbox_exporter/secrets/ca.pem "
+    "'https://127.0.0.1:9115/probe?module=http_2xx&target=http://127.0.0.1:9115/'; echo $?"
+)
+# the mailbox takes no mail before STARTTLS (530), so no alert is forged or read in clear
+MAIL = "import smtplib; s = smtplib.SMTP('127.0.0.1', 2525, timeout=5); print(s.mail('outsider@example.org')[0])"
+
+
 def least_privilege(c: dict) -> bool:
     hc = c["HostConfig"]
     return (
@@ -121,6 +130,10 @@ def checks():
     yield "MariaDB's LOAD DATA LOCAL is off", infile.stdout.strip() == "0"
     rate = docker("exec", f"{PROJECT}-simulator", "python3", "-c", RATE)
     yield "the simulator's rate cannot be changed without the token", rate.stdout.strip() == "401"
+    probe = docker("exec", f"{PROJECT}-blackbox-exporter", "sh", "-c", PROBE)
+    yield "blackbox_exporter lends its /probe to no anonymous caller", probe.stdout.strip() == "6"
+    mail = docker("exec", f"{PROJECT}-mailbox", "python3", "-c", MAIL)
+    yield "the alerts' mailbox takes no mail before STARTTLS", mail.stdout.strip() == "530"
     running = containers()
     name = f"every container ({len(running)}) drops all capabilities, gains no privileges, runs read-only, limited"
     yield name, bool(running) and all(least_privilege(c) for c in running)
