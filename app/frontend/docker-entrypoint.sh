@@ -12,6 +12,8 @@
 #                            without it /charts/* answers 503
 #   SMARTSHOP_CHARTS_AUTH_FILE       the Authorization header value (Basic ...) nginx presents to it
 #   SMARTSHOP_CHARTS_CA_FILE         the authority its certificate is checked against
+#   SMARTSHOP_CHARTS_TLS_NAME        the DNS name its certificate must carry (default: the host of
+#                            SMARTSHOP_CHARTS_PROMETHEUS; nginx checks names, not IP addresses)
 #   SMARTSHOP_WRITE_RATE / SMARTSHOP_WRITE_BURST  writes (POST) per second and burst per client
 #                            address on both ports (default 200 and 400); beyond, 429
 set -euo pipefail
@@ -44,7 +46,8 @@ if [ -n "${SMARTSHOP_CHARTS_PROMETHEUS:-}" ]; then
 	charts_auth=$(<"${SMARTSHOP_CHARTS_AUTH_FILE:?SMARTSHOP_CHARTS_AUTH_FILE is required with SMARTSHOP_CHARTS_PROMETHEUS}")
 	[[ "$charts_auth" =~ ^Basic\ [A-Za-z0-9+/=]+$ ]] || { echo "SMARTSHOP_CHARTS_AUTH_FILE: not a Basic authorization value" >&2; exit 2; }
 	[ -r "${SMARTSHOP_CHARTS_CA_FILE:?SMARTSHOP_CHARTS_CA_FILE is required with SMARTSHOP_CHARTS_PROMETHEUS}" ] || { echo "SMARTSHOP_CHARTS_CA_FILE: cannot read $SMARTSHOP_CHARTS_CA_FILE" >&2; exit 2; }
-	prometheus_host=${SMARTSHOP_CHARTS_PROMETHEUS%:*}
+	prometheus_host=${SMARTSHOP_CHARTS_TLS_NAME:-${SMARTSHOP_CHARTS_PROMETHEUS%:*}}
+	[[ "$prometheus_host" =~ ^[A-Za-z0-9._-]+$ ]] || { echo "SMARTSHOP_CHARTS_TLS_NAME: '$prometheus_host' is not a host name" >&2; exit 2; }
 	# Docker's embedded DNS, asked at each request: Prometheus may start after the console
 	charts_proxy="            resolver 127.0.0.11 valid=10s ipv6=off;
             set \$smartshop_prometheus ${SMARTSHOP_CHARTS_PROMETHEUS};
