@@ -22,7 +22,7 @@ ADDRESS = {"db1": "10.199.11.1", "app1": "10.199.12.1", "mon1": "10.199.13.1"}
 PLACED = {
     "db1": {"mysql", "mysqld-exporter", "node-exporter"},
     "app1": {"backend-1", "backend-2", "frontend", "node-exporter"},
-    "mon1": {"prometheus", "alertmanager", "simulator", "node-exporter"},
+    "mon1": {"prometheus", "alertmanager", "simulator", "node-exporter", "blackbox-exporter", "mailbox"},
 }
 PROMETHEUS = f"https://{ADDRESS['mon1']}:9090"
 API = f"http://{ADDRESS['app1']}:8000"
@@ -84,6 +84,30 @@ def test_prometheus_on_mon1_scrapes_every_host():
     assert by_job["node"] == {"mh-mon1-node-exporter:9100", f"{ADDRESS['db1']}:9100", f"{ADDRESS['app1']}:9100"}
     assert by_job["simulator"] == {"mh-mon1-simulator:9200"}
     assert by_job["alertmanager"] == {"mh-mon1-alertmanager:9093"}
+    # blackbox_exporter on mon1 probes app1's console and API as users reach them, and every
+    # HTTPS endpoint's certificate across the hosts (the addresses are in each host's certificate)
+    assert by_job["probe-console"] == {f"http://{ADDRESS['app1']}:3000/healthz"}
+    assert by_job["probe-api"] == {f"http://{ADDRESS['app1']}:8000/api/health"}
+    assert by_job["probe-tls"] == {
+        "https://mh-mon1-prometheus:9090/metrics",
+        "https://mh-mon1-alertmanager:9093/metrics",
+        "https://mh-mon1-node-exporter:9100/metrics",
+        f"https://{ADDRESS['db1']}:9100/metrics",
+        f"https://{ADDRESS['app1']}:9100/metrics",
+        f"https://{ADDRESS['db1']}:9104/metrics",
+    }
+    deadline = time.monotonic() + 60
+    while {r["value"][1] for r in prometheus("/api/v1/query", query="probe_success")["data"]["result"]} != {"1"}:
+        assert time.monotonic() < deadline, prometheus("/api/v1/query", query="probe_success == 0")["data"]
+        time.sleep(3)
+
+
+def test_the_console_on_app1_charts_from_the_prometheus_on_mon1():
+    """app1's console reads its charts from mon1's Prometheus, across hosts, over HTTPS."""
+    login = ("admin", (SECRETS / "app1" / "console_admin_password").read_text().strip())
+    answer = requests.get(f"http://{ADDRESS['app1']}:3000/charts/errors", auth=login, timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["data"]["resultType"] == "matrix"
 
 
 @pytest.mark.parametrize("target", [f"{ADDRESS['db1']}:9104", f"{ADDRESS['db1']}:9100", f"{ADDRESS['app1']}:9100"])
@@ -174,8 +198,9 @@ def test_verify_playbook_checks_each_host_for_its_part():
         "API and console answer",
         "counters reconcile with the rows (11 checked)",
     ]
-    assert said["mon1"][0] == "4 containers healthy"
-    assert said["mon1"][1].startswith("9 Prometheus targets up")  # itself, 2 API, 3 node, mysqld, simulator, AM
+    assert said["mon1"][0] == "6 containers healthy"
+    # itself, 2 API, 3 node, mysqld, simulator, AM, blackbox; probes: console, API, 6 certificates
+    assert said["mon1"][1].startswith("18 Prometheus targets up")
 
 
 def test_simulate_playbook_on_mon1_drives_app1():
