@@ -381,6 +381,8 @@ def run_playbook(
     env = {
         **os.environ,
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        # the scenario's fact cache, as its converge has it (.config/molecule/config.yml)
+        "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "facts"),
         "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
         "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.json",  # none but the JSON on stdout
         "ANSIBLE_FORCE_COLOR": "0",
@@ -664,7 +666,12 @@ def test_a_backup_taken_under_load_brings_back_a_purged_stack_on_a_controller_wi
     refused = subprocess.run(
         [playbook, "-i", str(inventory), "playbooks/restore.yml", *where],
         cwd=ROOT,
-        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"},
+        env={
+            **os.environ,
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "facts"),
+        },
         capture_output=True,
         text=True,
         timeout=300,

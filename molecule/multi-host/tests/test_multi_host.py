@@ -174,6 +174,8 @@ def run_playbook(playbook: str, task: str, *extra: str) -> dict[str, object]:
     env = {
         **os.environ,
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        # the scenario's fact cache, as its converge has it (.config/molecule/config.yml)
+        "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "facts"),
         "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
         "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.json",  # none but the JSON on stdout
     }
@@ -187,6 +189,48 @@ def run_playbook(playbook: str, task: str, *extra: str) -> dict[str, object]:
         if entry["task"]["name"] == task
         for host, outcome in entry["hosts"].items()
     }
+
+
+def limited_site_run(cache: Path, *options: str) -> tuple[int, dict]:
+    """site.yml on the scenario's inventory with `options` (--limit), reading the fact cache `cache`."""
+    binary = Path(sys.executable).with_name("ansible-playbook")
+    inventory = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory"
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(cache),
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
+        "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.json",
+    }
+    args = [str(binary), "-i", str(inventory), "site.yml", *options]
+    result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    return result.returncode, json.loads(result.stdout)
+
+
+def said_by(output: dict, task: str) -> dict[str, dict]:
+    return {
+        host: outcome
+        for play in output["plays"]
+        for entry in play["tasks"]
+        if entry["task"]["name"] == task
+        for host, outcome in entry["hosts"].items()
+    }
+
+
+def test_a_run_limited_to_app1_knows_the_other_hosts_from_the_fact_cache(tmp_path):
+    """--limit app1: db1's and mon1's addresses come from the fact cache of the full converge, and
+    nothing changes; with an empty cache the run stops before any change, naming what it lacks."""
+    code, output = limited_site_run(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "facts", "--limit", "app1")
+    assert code == 0, json.dumps(output["stats"])
+    assert set(output["stats"]) == {"app1"} and output["stats"]["app1"]["changed"] == 0, output["stats"]
+    told = said_by(output, "Say where the facts of the hosts left out come from")["app1"]["msg"]
+    assert told.startswith("--limit: db1, mon1 not touched") and "fact cache" in told, told
+
+    code, output = limited_site_run(tmp_path / "empty-cache", "--limit", "app1")
+    assert code != 0
+    refused = said_by(output, "Check what the hosts left out by --limit shared in an earlier run")["app1"]["msg"]
+    assert "holds nothing they shared for db1, mon1" in refused and "without --limit" in refused, refused
+    assert all(stats["changed"] == 0 for stats in output["stats"].values()), output["stats"]
 
 
 def test_verify_playbook_checks_each_host_for_its_part():
