@@ -114,9 +114,10 @@ def _start(component: str) -> Callable:
 # The runaway session: a client holds a read lock on the orders table and never lets go (a
 # forgotten console, a backup script gone wrong). Reads go on; every write to orders waits until
 # the API's deadline stops it, and the API answers 503.
-LOCK_SQL = "LOCK TABLES smartshop.orders READ; SELECT SLEEP(1800) /* smartshop-drill */"
+# (the client strips comments: the sleep's length marks the session)
+LOCK_SQL = "LOCK TABLES smartshop.orders READ; SELECT SLEEP(1801)"
 HOLDERS_SQL = (
-    "SELECT id FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP(1800) /* smartshop-drill */%'"
+    "SELECT id FROM information_schema.processlist WHERE user = 'root' AND info = 'SELECT SLEEP(1801)'"
 )
 
 
@@ -125,7 +126,9 @@ def _lock(engine):
 
 
 def _unlock(engine):
-    for holder in mariadb(engine, HOLDERS_SQL).decode().split():
+    holders = mariadb(engine, HOLDERS_SQL).decode().split()
+    assert holders, "the session holding the lock is gone: the drill cannot end its fault"
+    for holder in holders:
         mariadb(engine, f"KILL {int(holder)}")
 
 
