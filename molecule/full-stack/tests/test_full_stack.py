@@ -201,7 +201,9 @@ def test_every_metric_a_dashboard_reads_is_exposed_or_recorded():
             for target in panel["targets"]:
                 words = set(re.findall(r"[A-Za-z_:][A-Za-z0-9_:]*", re.sub(r'"[^"]*"', "", target["expr"])))
                 metrics = {
-                    w for w in words if w.startswith(("smartshop_", "mysql_", "node_", "probe_", "slo:", "smartshop:", "node:"))
+                    w
+                    for w in words
+                    if w.startswith(("smartshop_", "mysql_", "node_", "probe_", "slo:", "smartshop:", "node:"))
                 }
                 assert metrics, (board.name, panel["title"])
                 assert metrics <= names | recorded, (board.name, panel["title"], metrics - names - recorded)
