@@ -116,9 +116,7 @@ def _start(component: str) -> Callable:
 # the API's deadline stops it, and the API answers 503.
 # (the client strips comments: the sleep's length marks the session)
 LOCK_SQL = "LOCK TABLES smartshop.orders READ; SELECT SLEEP(1801)"
-HOLDERS_SQL = (
-    "SELECT id FROM information_schema.processlist WHERE user = 'root' AND info = 'SELECT SLEEP(1801)'"
-)
+HOLDERS_SQL = "SELECT id FROM information_schema.processlist WHERE user = 'root' AND info = 'SELECT SLEEP(1801)'"
 
 
 def _lock(engine):
