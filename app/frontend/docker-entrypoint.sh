@@ -40,7 +40,8 @@ if [ -n "${SMARTSHOP_OPERATOR_TOKEN_FILE:-}" ]; then
 	[[ "$token" =~ ^[A-Za-z0-9_-]{16,}$ ]] || { echo "SMARTSHOP_OPERATOR_TOKEN_FILE: the token must be 16 or more of A-Z a-z 0-9 _ -" >&2; exit 2; }
 	operator_auth="            proxy_set_header Authorization \"Bearer ${token}\";"
 fi
-charts_proxy="            default_type application/json;"$'\n'"            return 503 '{\"error\": \"the charts have no Prometheus configured (SMARTSHOP_CHARTS_PROMETHEUS)\", \"status\": 503}';"
+# after the login (try_files runs once the access checks passed; a return would run before them)
+charts_proxy="            try_files /.charts-unconfigured @charts_unconfigured;"
 if [ -n "${SMARTSHOP_CHARTS_PROMETHEUS:-}" ]; then
 	[[ "$SMARTSHOP_CHARTS_PROMETHEUS" =~ ^[A-Za-z0-9._-]+:[0-9]{1,5}$ ]] || { echo "SMARTSHOP_CHARTS_PROMETHEUS: '$SMARTSHOP_CHARTS_PROMETHEUS' is not host:port" >&2; exit 2; }
 	charts_auth=$(<"${SMARTSHOP_CHARTS_AUTH_FILE:?SMARTSHOP_CHARTS_AUTH_FILE is required with SMARTSHOP_CHARTS_PROMETHEUS}")
