@@ -121,7 +121,7 @@ soak: setup ## The simulator at RATE for DURATION s (default 1800) on `make up`'
 	DURATION=$(if $(filter command line environment,$(origin DURATION)),$(DURATION),1800) RATE=$(RATE) \
 	  API_URL=$(API_URL) python bench/soak.py
 
-drills: setup ## Faults mapped to alerts on `make up`'s stack, production rules (about 45 min): each fires its alerts, nothing else, then resolves
+drills: setup ## Faults mapped to alerts on `make up`'s stack, production rules (about an hour): each fires its alerts, nothing else, then resolves
 	@mkdir -p $(REPORTS)
 	API_URL=$(API_URL) pytest -q -s -p no:cacheprovider --junitxml=$(REPORTS)/drills.xml bench/test_alert_drills.py
 

@@ -1,5 +1,5 @@
 """`make drills`: faults mapped to alerts, on `make up`'s stack, with the production rules (their
-`for:` and windows), which is why it takes about 45 minutes and is not part of `make test`.
+`for:` and windows), which is why it takes about an hour and is not part of `make test`.
 
 For each fault the stack can produce, the drill waits for a quiet stack (only Watchdog firing),
 injects the fault while the stack's own simulator keeps shopping, and asserts that the expected
