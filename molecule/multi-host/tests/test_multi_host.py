@@ -166,48 +166,29 @@ def test_app1_serves_the_console_and_the_api(url):
     assert requests.get(url, auth=login if url.endswith(":3000/") else None, timeout=5).status_code == 200
 
 
-def run_playbook(playbook: str, task: str, *extra: str) -> dict[str, object]:
-    """A playbook of the project on the scenario's three hosts; what `task` said on each host."""
-    binary = Path(sys.executable).with_name("ansible-playbook")
-    inventory = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory"
-    args = [str(binary), "-i", str(inventory), playbook, *(arg for variable in extra for arg in ("-e", variable))]
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        # the scenario's fact cache, as its converge has it (.config/molecule/config.yml)
-        "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "facts"),
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-        "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.json",  # none but the JSON on stdout
-    }
-    result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    plays = json.loads(result.stdout)["plays"]
-    return {
-        host: outcome["msg"]
-        for play in plays
-        for entry in play["tasks"]
-        if entry["task"]["name"] == task
-        for host, outcome in entry["hosts"].items()
-    }
+EPHEMERAL = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent"))
 
 
-def limited_site_run(cache: Path, *options: str) -> tuple[int, dict]:
-    """site.yml on the scenario's inventory with `options` (--limit), reading the fact cache `cache`."""
+def ansible_playbook(playbook: str, *args: str, cache: Path = EPHEMERAL / "facts") -> tuple[int, dict]:
+    """A playbook of the project on the scenario's three hosts, reading the fact cache `cache` (by
+    default the scenario's, as its converge has it: .config/molecule/config.yml); its exit code
+    and its JSON output."""
     binary = Path(sys.executable).with_name("ansible-playbook")
-    inventory = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory"
     env = {
         **os.environ,
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
         "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(cache),
         "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-        "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.json",
+        "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.json",  # none but the JSON on stdout
     }
-    args = [str(binary), "-i", str(inventory), "site.yml", *options]
+    args = [str(binary), "-i", str(EPHEMERAL / "inventory"), playbook, *args]
     result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.stdout.startswith("{"), result.stdout[-3000:] + result.stderr[-2000:]
     return result.returncode, json.loads(result.stdout)
 
 
 def said_by(output: dict, task: str) -> dict[str, dict]:
+    """What `task` returned on each host."""
     return {
         host: outcome
         for play in output["plays"]
@@ -217,16 +198,23 @@ def said_by(output: dict, task: str) -> dict[str, dict]:
     }
 
 
+def run_playbook(playbook: str, task: str, *extra: str) -> dict[str, object]:
+    """A playbook that must succeed; what `task` said on each host."""
+    code, output = ansible_playbook(playbook, *(arg for variable in extra for arg in ("-e", variable)))
+    assert code == 0, json.dumps(output["stats"])
+    return {host: outcome["msg"] for host, outcome in said_by(output, task).items()}
+
+
 def test_a_run_limited_to_app1_knows_the_other_hosts_from_the_fact_cache(tmp_path):
     """--limit app1: db1's and mon1's addresses come from the fact cache of the full converge, and
     nothing changes; with an empty cache the run stops before any change, naming what it lacks."""
-    code, output = limited_site_run(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "facts", "--limit", "app1")
+    code, output = ansible_playbook("site.yml", "--limit", "app1")
     assert code == 0, json.dumps(output["stats"])
     assert set(output["stats"]) == {"app1"} and output["stats"]["app1"]["changed"] == 0, output["stats"]
     told = said_by(output, "Say where the facts of the hosts left out come from")["app1"]["msg"]
     assert told.startswith("--limit: db1, mon1 not touched") and "fact cache" in told, told
 
-    code, output = limited_site_run(tmp_path / "empty-cache", "--limit", "app1")
+    code, output = ansible_playbook("site.yml", "--limit", "app1", cache=tmp_path / "empty-cache")
     assert code != 0
     refused = said_by(output, "Check what the hosts left out by --limit shared in an earlier run")["app1"]["msg"]
     assert "holds nothing they shared for db1, mon1" in refused and "without --limit" in refused, refused
