@@ -17,7 +17,7 @@ RATE        ?= 20
 OPERATOR_TOKEN_FILE ?= $(or $(SMARTSHOP_SECRETS_DIR),$(HOME)/.smartshop/secrets)/localhost/api_operator_token
 # Role scenarios in dependency order, then the cross-role scenarios under molecule/.
 ROLES       := docker_host images network pki mysql backend frontend exporters prometheus alertmanager grafana \
-               simulator
+               simulator registry
 SCENARIOS   := $(notdir $(wildcard molecule/*))
 
 .PHONY: help setup engine images browser groovy up verify security-check rotate-secrets backup restore down lint unit app-test test test-role test-scenario test-molecule \

@@ -8,7 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 CASES = [
-    ({"smartshop_image_source": "bogus"}, "images_source must be one of: auto, upstream, airgap, got: bogus"),
+    ({"smartshop_image_source": "bogus"}, "images_source must be one of: auto, upstream, airgap, registry, got: bogus"),
+    # registry mode needs the host that builds the images and runs the registry
+    ({"smartshop_image_source": "registry"}, "Inventory group registry_hosts must list at least one host"),
     ({"mysql_port": "abc"}, "argument 'mysql_port' is of type str and we were unable to convert to int"),
     ({"mysql_port": 70000}, "mysql_port must be a port between 1 and 65535"),
     ({"mysql_root_password": "short"}, "mysql_root_password must be a string of at least 16"),
