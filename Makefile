@@ -81,7 +81,7 @@ lint: setup ## yamllint, ansible-lint (production profile), ruff
 
 unit: setup groovy ## Unit tests: the repository (tests/) and the backend's (no database)
 	@mkdir -p $(REPORTS)
-	pytest -q --junitxml=$(REPORTS)/unit.xml -m "not needs_images" tests app/backend/tests/test_unit.py \
+	pytest -q -n 2 --dist loadfile --junitxml=$(REPORTS)/unit.xml -m "not needs_images" tests app/backend/tests/test_unit.py \
 	  app/simulator/tests/test_unit.py
 
 app-test: images browser ## Application tests: MariaDB integration, gunicorn, fuzzing, browser
