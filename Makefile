@@ -143,12 +143,22 @@ test-scenario: engine ## One cross-role scenario: make test-scenario SCENARIO=mu
 	@mkdir -p $(REPORTS)
 	SMARTSHOP_JUNIT_XML=$(REPORTS)/molecule-$(SCENARIO).xml molecule test -s $(SCENARIO)
 
-test-molecule: engine ## Every molecule scenario: each role's, then molecule/*
-	@set -e; for role in $(ROLES); do \
+# Role scenarios run MOLECULE_LANES at a time (each its own project, network, ports and credentials;
+# most of their time is spent waiting on containers), each one's output in reports/molecule-<role>.log,
+# shown when it fails. docker_host runs first, alone: it may start the engine the others use.
+MOLECULE_LANES ?= 2
+
+test-molecule: engine ## Every molecule scenario: each role's (two at a time), then molecule/*
+	@mkdir -p $(REPORTS)
+	@start=$$(date +%s); $(MAKE) --no-print-directory test-role ROLE=docker_host; \
+	  echo "== molecule docker_host: $$(( $$(date +%s) - start )) s"
+	@printf '%s\n' $(filter-out docker_host,$(ROLES)) | xargs -P $(MOLECULE_LANES) -I{} bash -c '\
 	  start=$$(date +%s); \
-	  $(MAKE) --no-print-directory test-role ROLE=$$role; \
-	  echo "== molecule $$role: $$(( $$(date +%s) - start )) s"; \
-	done
+	  if $(MAKE) --no-print-directory test-role ROLE={} > $(REPORTS)/molecule-{}.log 2>&1; then \
+	    echo "== molecule {}: $$(( $$(date +%s) - start )) s"; \
+	  else \
+	    tail -n 200 $(REPORTS)/molecule-{}.log; echo "== molecule {}: FAILED after $$(( $$(date +%s) - start )) s"; exit 1; \
+	  fi'
 	@set -e; for scenario in $(SCENARIOS); do \
 	  start=$$(date +%s); \
 	  $(MAKE) --no-print-directory test-scenario SCENARIO=$$scenario; \
