@@ -17,12 +17,12 @@ import pyrage
 import pytest
 import requests
 
-# each host publishes on the gateway address of its own stack network (the scenario makes them)
-ADDRESS = {"db1": "10.199.11.1", "app1": "10.199.12.1", "mon1": "10.199.13.1"}
+# each host is a container of the scenario's network, reached (and publishing) on its own address
+ADDRESS = {"db1": "10.199.0.11", "app1": "10.199.0.12", "mon1": "10.199.0.13"}
 PLACED = {
     "db1": {"mysql", "mysqld-exporter", "node-exporter"},
     "app1": {"backend-1", "backend-2", "frontend", "node-exporter"},
-    "mon1": {"prometheus", "alertmanager", "simulator", "node-exporter", "blackbox-exporter", "mailbox"},
+    "mon1": {"prometheus", "alertmanager", "simulator", "node-exporter", "blackbox-exporter", "mailbox", "registry"},
 }
 PROMETHEUS = f"https://{ADDRESS['mon1']}:9090"
 API = f"http://{ADDRESS['app1']}:8000"

@@ -37,6 +37,7 @@ def test_the_engine_reads_the_cis_daemon_settings(host):
     daemon = _daemon_json(host)
     assert daemon["live-restore"] is True and daemon["no-new-privileges"] is True and daemon["icc"] is False
     assert daemon["log-opts"] == {"max-size": "10m", "max-file": "3"}
+    assert daemon["userland-proxy"] is False  # published ports served by the kernel, no docker-proxy to die
     info = json.loads(host.run("docker info --format '{{json .}}'").stdout)
     assert info["LiveRestoreEnabled"] is True, "the running engine did not read daemon.json"
     assert info["LoggingDriver"] == "json-file"
