@@ -67,6 +67,60 @@ def test_each_host_keeps_to_its_network_and_address(host):
     assert published > 0
 
 
+EPHEMERAL_SSH = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "ssh"
+REGISTRY = f"{ADDRESS['mon1']}:5000"
+
+
+def ssh(name: str, command: str, *options: str, user: str = "ansible") -> subprocess.CompletedProcess:
+    """`command` on host `name` over SSH, as Ansible reaches it (the scenario's key, its known_hosts)."""
+    return subprocess.run(
+        ["ssh", "-i", str(EPHEMERAL_SSH / "id_ed25519"), "-o", f"UserKnownHostsFile={EPHEMERAL_SSH / 'known_hosts'}",
+         "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", *options,
+         f"{user}@{ADDRESS[name]}", command],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(ADDRESS))
+def test_each_host_lets_in_the_scenarios_key_and_nothing_else(name):
+    """As a VM would: the ansible user with the generated key (its host key already known from the
+    converge), sudo without a password for become; no password, no root login."""
+    assert ssh(name, "sudo -n true").returncode == 0
+    refused = ssh(name, "true", "-o", "PubkeyAuthentication=no", "-o", "PasswordAuthentication=yes")
+    assert refused.returncode == 255 and "Permission denied" in refused.stderr, refused.stderr
+    root = ssh(name, "true", user="root")
+    assert root.returncode == 255 and "Permission denied" in root.stderr, root.stderr
+
+
+def test_each_host_runs_its_own_engine():
+    """Three engines, one per host (the docker_host role started each), none of them this machine's."""
+    ids = {}
+    for name in ADDRESS:
+        info = ssh(name, "sudo docker info --format '{{.ID}} {{.Name}} {{.Containers}}'")
+        assert info.returncode == 0, info.stderr
+        engine, hostname, containers = info.stdout.split()
+        assert hostname == name and int(containers) >= len(PLACED[name]), info.stdout
+        ids[name] = engine
+    local = subprocess.run(["docker", "info", "--format", "{{.ID}}"], capture_output=True, text=True, check=True)
+    assert len(set(ids.values())) == 3 and local.stdout.strip() not in ids.values(), ids
+
+
+def test_hosts_other_than_the_registrys_build_nothing_and_run_images_by_digest(host):
+    """smartshop_image_source registry: every container of db1 and app1 runs from mon1's registry by
+    digest, pulled over HTTPS checked against the stack's authority (certs.d), and their engines hold
+    no other image (nothing was built there, nothing came from elsewhere)."""
+    name = host.backend.get_hostname()
+    if name == "mon1":
+        pytest.skip("mon1 is the registry's host: it has the images it pushed")
+    _, containers = project_containers(host)
+    for c in containers:
+        assert c["Config"]["Image"].startswith(f"{REGISTRY}/smartshop/") and "@sha256:" in c["Config"]["Image"], (
+            c["Name"], c["Config"]["Image"])  # fmt: skip
+    repositories = set(host.run("docker images --format '{{.Repository}}'").stdout.split())
+    assert repositories and all(r.startswith(f"{REGISTRY}/") for r in repositories), repositories
+    assert host.file(f"/etc/docker/certs.d/{REGISTRY}/ca.crt").content_string == Path(CA).read_text()
+
+
 def test_prometheus_on_mon1_scrapes_every_host():
     deadline = time.monotonic() + 90
     while True:
