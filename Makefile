@@ -20,7 +20,7 @@ ROLES       := docker_host images network pki mysql backend frontend exporters p
                simulator registry
 SCENARIOS   := $(notdir $(wildcard molecule/*))
 
-.PHONY: help setup engine images browser groovy up verify security-check rotate-secrets backup restore down lint unit app-test test test-role test-scenario test-molecule \
+.PHONY: help setup engine images browser ssh-client groovy up verify security-check rotate-secrets backup restore down lint unit app-test test test-role test-scenario test-molecule \
 	bench bench-api bench-driver soak drills bench-stats bench-simulator simulate clean
 
 help: ## List the targets
@@ -45,6 +45,10 @@ images: engine ## Build or pull the images the application tests and benchmarks 
 groovy: ## Install Debian's groovy (checks the Jenkinsfile's syntax)
 	@command -v groovy >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	  apt-get install -y -qq --no-install-recommends groovy default-jre-headless >/dev/null; }
+
+ssh-client: ## Install Debian's OpenSSH client (Ansible reaches molecule/multi-host's hosts over SSH)
+	@command -v ssh >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-client >/dev/null; }
 
 browser: ## Install Debian's chromium for the browser tests (never a downloaded browser)
 	@command -v chromium >/dev/null || { apt-get update -qq && \
@@ -137,7 +141,7 @@ test-role: engine ## Molecule for one role: make test-role ROLE=mysql
 	@mkdir -p $(REPORTS)
 	cd roles/$(ROLE) && SMARTSHOP_JUNIT_XML=$(REPORTS)/molecule-$(ROLE).xml molecule test --all
 
-test-scenario: engine ## One cross-role scenario: make test-scenario SCENARIO=multi-host
+test-scenario: engine ssh-client ## One cross-role scenario: make test-scenario SCENARIO=multi-host
 	@test -n "$(SCENARIO)" || { echo "usage: make test-scenario SCENARIO=<$(SCENARIOS)>" >&2; exit 2; }
 	@test -d molecule/$(SCENARIO) || { echo "test-scenario: no molecule/$(SCENARIO) (have: $(SCENARIOS))" >&2; exit 2; }
 	@mkdir -p $(REPORTS)

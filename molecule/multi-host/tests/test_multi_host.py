@@ -284,7 +284,7 @@ def test_verify_playbook_checks_each_host_for_its_part():
         "API and console answer",
         "counters reconcile with the rows (11 checked)",
     ]
-    assert said["mon1"][0] == "6 containers healthy"
+    assert said["mon1"][0] == "7 containers healthy"  # the registry too
     # itself, 2 API, 3 node, mysqld, simulator, AM, blackbox; probes: console, API, 6 certificates
     assert said["mon1"][1].startswith("18 Prometheus targets up")
 
