@@ -145,7 +145,12 @@ test-scenario: engine ssh-client ## One cross-role scenario: make test-scenario 
 	@test -n "$(SCENARIO)" || { echo "usage: make test-scenario SCENARIO=<$(SCENARIOS)>" >&2; exit 2; }
 	@test -d molecule/$(SCENARIO) || { echo "test-scenario: no molecule/$(SCENARIO) (have: $(SCENARIOS))" >&2; exit 2; }
 	@mkdir -p $(REPORTS)
-	SMARTSHOP_JUNIT_XML=$(REPORTS)/molecule-$(SCENARIO).xml molecule test -s $(SCENARIO)
+	@# the whole output goes to the terminal and to reports/molecule-<scenario>.log; on failure, the
+	@# failed and unreachable tasks are repeated last (a CI log keeps only its tail)
+	set -o pipefail; SMARTSHOP_JUNIT_XML=$(REPORTS)/molecule-$(SCENARIO).xml molecule test -s $(SCENARIO) 2>&1 \
+	  | tee $(REPORTS)/molecule-$(SCENARIO).log || { status=$$?; \
+	    echo "== $(SCENARIO) failed; its failed and unreachable tasks (whole log: reports/molecule-$(SCENARIO).log):"; \
+	    grep -n -B2 -A3 -E 'UNREACHABLE|^fatal:|FAILED!|^E  ' $(REPORTS)/molecule-$(SCENARIO).log | tail -n 80; exit $$status; }
 
 # Role scenarios run MOLECULE_LANES at a time (each its own project, network, ports and credentials;
 # most of their time is spent waiting on containers), each one's output in reports/molecule-<role>.log,
