@@ -187,7 +187,20 @@ def cmd_menu(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     print(f"worker: connecting to {args.master_host}:{args.master_port}", file=sys.stderr, flush=True)
-    run_worker(args.master_host, args.master_port)
+    try:
+        token = operator_token(args)
+    except ValueError as exc:
+        print(f"smartshop-simulator: {exc}", file=sys.stderr)
+        return 2
+    run_worker(
+        args.master_host,
+        args.master_port,
+        operator_token=token,
+        operator_token_file=args.operator_token_file or None,
+        host=args.host,
+        name=args.name,
+        heartbeat_file=args.heartbeat_file,
+    )
     return 0
 
 
@@ -219,6 +232,16 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="a worker of a distributed run")
     worker.add_argument("--master-host", default=os.environ.get("SMARTSHOP_SIM_MASTER", "127.0.0.1"))
     worker.add_argument("--master-port", type=int, default=5557)
+    worker.add_argument("--host", default=None, help="the API as this worker reaches it (default: the master's --host)")
+    worker.add_argument("--name", default=None, help="what the master's figures call this worker (default: host name)")
+    worker.add_argument(
+        "--heartbeat-file", default=None, help="touched at each heartbeat of the master (a healthcheck reads its age)"
+    )
+    worker.add_argument(
+        "--operator-token-file",
+        default=os.environ.get("SMARTSHOP_OPERATOR_TOKEN_FILE"),
+        help="this worker's copy of the API's operator token (the master never sends it)",
+    )
     worker.set_defaults(func=cmd_worker)
     return parser
 

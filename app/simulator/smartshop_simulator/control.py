@@ -56,6 +56,17 @@ class SimulationCollector:
         for result in ("success", "failed"):
             payments.add_metric([result], snap["payments"].get(result, 0))
         yield payments
+        # a distributed run (the master): the workers connected, and what each sent (the sum is
+        # smartshop_simulator_requests_total)
+        workers = GaugeMetricFamily("smartshop_simulator_workers", "Workers connected to this master (0: local run)")
+        workers.add_metric([], snap["workers"])
+        yield workers
+        sent = CounterMetricFamily(
+            "smartshop_simulator_worker_requests", "Requests sent by each worker, by its host name", labels=["worker"]
+        )
+        for name, n in snap["worker_requests"].items():
+            sent.add_metric([name], n)
+        yield sent
 
 
 class ControlServer:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections import deque
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -68,9 +69,11 @@ class Simulation:
         self._samples: deque[tuple[float, int]] = deque(maxlen=64)  # (time, requests) for the live rate
         _configure_users(config, self.pacer, self.tally)
         self.env = Environment(user_classes=[ShopperUser], host=config.host, stop_timeout=STOP_TIMEOUT)
+        self._shared_with = 0  # workers the rate was last divided among
         if mode == "master":
             self.runner = self.env.create_master_runner(master_bind_host, master_bind_port)
             self.env.events.worker_report.add_listener(self._on_worker_report)
+            self.env.events.worker_connect.add_listener(self._on_worker_connect)
         else:
             self.runner = self.env.create_local_runner()
 
@@ -83,6 +86,7 @@ class Simulation:
                     raise Unreachable(f"only {self.runner.worker_count} of {self.expect_workers} workers connected")
                 gevent.sleep(0.2)
             self.runner.send_message(CONFIGURE, self._worker_config())
+            self._shared_with = self.runner.worker_count
             gevent.sleep(0.5)
         self.started_at = time.monotonic()
         self._rate_history.append((self.started_at, self.config.rate))
@@ -94,11 +98,27 @@ class Simulation:
         """Request counts every period, for the live achieved rate."""
         while self.stopped_at is None:
             self._samples.append((time.monotonic(), self.totals()["requests"]))
+            if self.mode == "master" and self.runner.worker_count != self._shared_with:
+                self._share_rate()  # a worker joined or was lost: the others keep the whole rate
             gevent.sleep(period)
 
+    def _share(self) -> float | None:
+        return None if self.config.rate is None else self.config.rate / max(self.runner.worker_count, 1)
+
+    def _share_rate(self) -> None:
+        self._shared_with = self.runner.worker_count
+        self.runner.send_message(SET_RATE, self._share())
+
     def _worker_config(self) -> dict:
-        share = None if self.config.rate is None else self.config.rate / max(self.runner.worker_count, 1)
-        return {**self.config.__dict__, "rate": share}
+        """What a worker is told: never the operator token (the master's channel has neither
+        encryption nor authentication), which each worker reads from its own file."""
+        config = {k: v for k, v in self.config.__dict__.items() if not k.startswith("_")}
+        return {**config, "rate": self._share(), "operator_token": None, "operator_token_file": None}
+
+    def _on_worker_connect(self, client_id: str, **kwargs) -> None:
+        """A worker that joins a run under way (a restarted host) is configured as the first ones."""
+        if self.started_at is not None and self.stopped_at is None:
+            self.runner.send_message(CONFIGURE, self._worker_config(), client_id=client_id)
 
     def set_rate(self, rate: float | None) -> None:
         if rate is not None and not 0 < rate <= 100_000:
@@ -109,8 +129,7 @@ class Simulation:
         if self.started_at is not None and users != self.runner.user_count:
             self.runner.start(users, spawn_rate=max(users, 1))  # enough users for the new rate
         if self.mode == "master":
-            share = None if rate is None else rate / max(self.runner.worker_count, 1)
-            self.runner.send_message(SET_RATE, share)
+            self._share_rate()
         else:
             self.pacer.set_rate(rate)
 
@@ -147,8 +166,18 @@ class Simulation:
             "p95_ms": stats.get_current_response_time_percentile(0.95) or 0,
             "elapsed_s": round(elapsed, 1),
             "workers": self.runner.worker_count if self.mode == "master" else 0,
+            "worker_requests": self.worker_requests(),
             **totals,
         }
+
+    def worker_requests(self) -> dict[str, int]:
+        """Requests each worker sent, by the name it gives (`worker --name`; by default its host
+        name, which Locust's client id <hostname>_<random> starts with)."""
+        by_host: dict[str, int] = {}
+        for client_id, tally in self.worker_tallies.items():
+            name = tally.get("name") or client_id.rsplit("_", 1)[0]
+            by_host[name] = by_host.get(name, 0) + tally["requests"]
+        return by_host
 
     def summary(self) -> dict[str, Any]:
         totals = self.totals()
@@ -178,15 +207,28 @@ class Simulation:
         }
 
 
-def run_worker(master_host: str, master_port: int) -> None:
-    """A worker: takes its configuration and rate share from the master, reports its tallies."""
+def run_worker(
+    master_host: str,
+    master_port: int,
+    operator_token: str | None = None,
+    operator_token_file: str | None = None,
+    host: str | None = None,
+    name: str | None = None,
+    heartbeat_file: str | None = None,
+) -> None:
+    """A worker: takes its configuration and rate share from the master, reports its tallies; the
+    operator token it reads from its own file (re-read when it changes)."""
     tally = Tally()
     pacer = Pacer(None)
     env = Environment(user_classes=[ShopperUser], stop_timeout=STOP_TIMEOUT)
     runner = env.create_worker_runner(master_host, master_port)
 
     def on_configure(environment, msg, **kwargs) -> None:
-        config = Config(**msg.data)
+        config = Config(**{**msg.data, "operator_token": operator_token, "operator_token_file": operator_token_file})
+        if host:
+            config.host = host.rstrip("/")  # the API as this worker's host reaches it
+        if config.current_operator_token() is None:
+            config.error_rate = 0.0  # the error endpoints are the operator's: without the token, none
         pacer.set_rate(config.rate)
         _configure_users(config, pacer, tally)
         env.host = config.host
@@ -195,9 +237,12 @@ def run_worker(master_host: str, master_port: int) -> None:
         pacer.set_rate(msg.data)
 
     def on_report(client_id, data) -> None:
-        data["smartshop"] = tally.as_dict()
+        data["smartshop"] = {**tally.as_dict(), "name": name}
 
     runner.register_message(CONFIGURE, on_configure)
     runner.register_message(SET_RATE, on_set_rate)
     env.events.report_to_master.add_listener(on_report)
+    if heartbeat_file:
+        # touched at each of the master's heartbeats (every second): a healthcheck reads its age
+        env.events.heartbeat_received.add_listener(lambda **kwargs: Path(heartbeat_file).touch())
     runner.greenlet.join()

@@ -365,3 +365,59 @@ def test_a_replica_killed_under_load_duplicates_nothing_and_only_requests_in_fli
     while replica.reload() or replica.attrs["State"].get("Health", {}).get("Status") != "healthy":
         assert time.monotonic() < deadline, "the killed replica did not come back healthy"
         time.sleep(1)
+
+
+def test_a_late_worker_is_configured_and_the_rate_is_shared_again_and_no_token_crosses_the_channel(api, tmp_path):
+    """The master's channel has neither encryption nor authentication: it never carries the operator
+    token. A worker without its own copy makes no operator call (its payments follow the API's
+    ratio, it injects no error); a worker that joins a run under way is configured as the first one,
+    and the rate is divided again so that the whole run keeps its rate."""
+    port, control = free_port(), free_port()
+    tokenless = {k: v for k, v in ENV.items() if k != "SMARTSHOP_OPERATOR_TOKEN"}
+    token_file = tmp_path / "operator_token"
+    token_file.write_text(ENV["SMARTSHOP_OPERATOR_TOKEN"] + "\n")
+
+    def worker(env: dict, *extra: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [*CMD, "worker", "--master-port", str(port), *extra],
+            env=env,
+            cwd=SIMULATOR,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    first = worker(tokenless)
+    master = subprocess.Popen(
+        [*CMD, "run", "--host", api, "--rate", "40", "--duration", "16", "--workers", "1", "--error-rate", "0.2",
+         "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port), "--control-port", str(control),
+         "--quiet"],
+        env=ENV, cwd=SIMULATOR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(6)
+    late = worker(tokenless, "--operator-token-file", str(token_file), "--name", "late")
+    try:
+        time.sleep(5)
+        # the master's metrics: both workers, and what the late one sent, by the name it gave
+        metrics = requests.get(f"http://127.0.0.1:{control}/metrics", timeout=5).text
+        assert "smartshop_simulator_workers 2.0" in metrics, metrics
+        (late_sent,) = [
+            float(line.split()[-1])
+            for line in metrics.splitlines()
+            if line.startswith('smartshop_simulator_worker_requests_total{worker="late"}')
+        ]
+        assert late_sent > 0
+        out, err = master.communicate(timeout=60)
+    finally:
+        for process in (first, late):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    assert master.returncode == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert len(summary["workers"]) == 2 and all(n > 40 for n in summary["workers"].values()), summary["workers"]
+    assert abs(summary["achieved_rps"] - 40) <= 40 * 0.15, summary
+    # the worker without a token injected no error and requested no payment outcome: no 401 at all;
+    # the late one, with its file, injected errors (the error endpoints' own codes)
+    assert "401" not in summary["failures_by_code"], summary["failures_by_code"]
+    assert summary["error_calls"] > 0, summary

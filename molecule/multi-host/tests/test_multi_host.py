@@ -1,6 +1,7 @@
-"""site.yml across three hosts (db1: database; app1: API and console; mon1: monitoring and the
-simulator): each host runs only its part, on its own network, publishing only on its own address,
-and the parts work together through those published addresses."""
+"""site.yml across four hosts (db1: database; app1 and app2: API and console; mon1: monitoring, the
+simulator, the registry and the edge over both app hosts): each host runs only its part, on its own
+network, publishing only on its own address, and the parts work together through those published
+addresses. test_zz_losing_an_app_host.py, run last, takes app2 away under load."""
 
 from __future__ import annotations
 
@@ -18,12 +19,18 @@ import pytest
 import requests
 
 # each host is a container of the scenario's network, reached (and publishing) on its own address
-ADDRESS = {"db1": "10.199.0.11", "app1": "10.199.0.12", "mon1": "10.199.0.13"}
+ADDRESS = {"db1": "10.199.0.11", "app1": "10.199.0.12", "mon1": "10.199.0.13", "app2": "10.199.0.14"}
 PLACED = {
     "db1": {"mysql", "mysqld-exporter", "node-exporter"},
     "app1": {"backend-1", "backend-2", "frontend", "node-exporter"},
-    "mon1": {"prometheus", "alertmanager", "simulator", "node-exporter", "blackbox-exporter", "mailbox", "registry"},
+    "app2": {"backend-1", "backend-2", "frontend", "node-exporter", "simulator-worker"},
+    "mon1": {
+        *("prometheus", "alertmanager", "simulator", "node-exporter", "blackbox-exporter", "mailbox", "registry"),
+        *("edge", "simulator-worker"),
+    },
 }
+EDGE = f"http://{ADDRESS['mon1']}:8000"
+REPLICAS = {f"{ADDRESS[app]}:{port}" for app in ("app1", "app2") for port in (8101, 8102)}
 PROMETHEUS = f"https://{ADDRESS['mon1']}:9090"
 API = f"http://{ADDRESS['app1']}:8000"
 ROOT = Path(__file__).resolve().parents[3]
@@ -83,8 +90,9 @@ def ssh(name: str, command: str, *options: str, user: str = "ansible") -> subpro
 
 @pytest.mark.parametrize("name", sorted(ADDRESS))
 def test_each_host_lets_in_the_scenarios_key_and_nothing_else(name):
-    """As a VM would: the ansible user with the generated key (its host key already known from the
-    converge), sudo without a password for become; no password, no root login."""
+    """As a VM would: the ansible user with the generated key (the host's own key checked strictly
+    against the known_hosts the scenario wrote), sudo without a password for become; no password,
+    no root login."""
     assert ssh(name, "sudo -n true").returncode == 0
     refused = ssh(name, "true", "-o", "PubkeyAuthentication=no", "-o", "PasswordAuthentication=yes")
     assert refused.returncode == 255 and "Permission denied" in refused.stderr, refused.stderr
@@ -93,7 +101,7 @@ def test_each_host_lets_in_the_scenarios_key_and_nothing_else(name):
 
 
 def test_each_host_runs_its_own_engine():
-    """Three engines, one per host (the docker_host role started each), none of them this machine's."""
+    """Four engines, one per host (the docker_host role started each), none of them this machine's."""
     ids = {}
     for name in ADDRESS:
         info = ssh(name, "sudo docker info --format '{{.ID}} {{.Name}} {{.Containers}}'")
@@ -102,7 +110,7 @@ def test_each_host_runs_its_own_engine():
         assert hostname == name and int(containers) >= len(PLACED[name]), info.stdout
         ids[name] = engine
     local = subprocess.run(["docker", "info", "--format", "{{.ID}}"], capture_output=True, text=True, check=True)
-    assert len(set(ids.values())) == 3 and local.stdout.strip() not in ids.values(), ids
+    assert len(set(ids.values())) == len(ADDRESS) and local.stdout.strip() not in ids.values(), ids
 
 
 def test_hosts_other_than_the_registrys_build_nothing_and_run_images_by_digest(host):
@@ -133,21 +141,27 @@ def test_prometheus_on_mon1_scrapes_every_host():
     by_job: dict[str, set[str]] = {}
     for t in targets:
         by_job.setdefault(t["labels"]["job"], set()).add(t["labels"]["instance"])
-    assert by_job["smartshop-backend"] == {f"{ADDRESS['app1']}:8101", f"{ADDRESS['app1']}:8102"}
+    assert by_job["smartshop-backend"] == REPLICAS
     assert by_job["mysqld"] == {f"{ADDRESS['db1']}:9104"}
-    assert by_job["node"] == {"mh-mon1-node-exporter:9100", f"{ADDRESS['db1']}:9100", f"{ADDRESS['app1']}:9100"}
+    assert by_job["node"] == {"mh-mon1-node-exporter:9100"} | {f"{ADDRESS[h]}:9100" for h in ("db1", "app1", "app2")}
     assert by_job["simulator"] == {"mh-mon1-simulator:9200"}
     assert by_job["alertmanager"] == {"mh-mon1-alertmanager:9093"}
-    # blackbox_exporter on mon1 probes app1's console and API as users reach them, and every
-    # HTTPS endpoint's certificate across the hosts (the addresses are in each host's certificate)
-    assert by_job["probe-console"] == {f"http://{ADDRESS['app1']}:3000/healthz"}
-    assert by_job["probe-api"] == {f"http://{ADDRESS['app1']}:8000/api/health"}
+    # blackbox_exporter on mon1 probes the consoles and APIs of app1, app2 and the edge (by name on
+    # mon1) as users reach them, and every HTTPS endpoint's certificate across the hosts (the
+    # addresses are in each host's certificate)
+    assert by_job["probe-console"] == {f"http://{ADDRESS[h]}:3000/healthz" for h in ("app1", "app2")} | {
+        "http://mh-mon1-edge:3000/healthz"
+    }
+    assert by_job["probe-api"] == {f"http://{ADDRESS[h]}:8000/api/health" for h in ("app1", "app2")} | {
+        "http://mh-mon1-edge:8000/api/health"
+    }
     assert by_job["probe-tls"] == {
         "https://mh-mon1-prometheus:9090/metrics",
         "https://mh-mon1-alertmanager:9093/metrics",
         "https://mh-mon1-node-exporter:9100/metrics",
         f"https://{ADDRESS['db1']}:9100/metrics",
         f"https://{ADDRESS['app1']}:9100/metrics",
+        f"https://{ADDRESS['app2']}:9100/metrics",
         f"https://{ADDRESS['db1']}:9104/metrics",
     }
     deadline = time.monotonic() + 60
@@ -197,21 +211,53 @@ def test_an_order_paid_on_app1_is_stored_on_db1():
         assert cursor.fetchone() == ("paid",)
 
 
-def test_the_simulator_on_mon1_shops_on_app1():
-    """The simulator reaches app1's API through the address app1 publishes; what it does shows in
-    app1's figures and in mon1's Prometheus."""
+def test_the_simulator_on_mon1_shops_through_the_edge_on_every_replica_of_both_app_hosts():
+    """The simulator on mon1 drives the edge (by name, on mon1's network); the edge balances over
+    the four replicas app1 and app2 publish: each of them serves shoppers' requests, as mon1's
+    Prometheus sees."""
+    query = 'sum by (instance) (smartshop_http_requests_total{job="smartshop-backend", route!~".*health|/metrics"})'
+    deadline = time.monotonic() + 120
+    while True:
+        result = prometheus("/api/v1/query", query=query)["data"]["result"]
+        served = {r["metric"]["instance"]: float(r["value"][1]) for r in result}
+        achieved = prometheus("/api/v1/query", query="sum(smartshop_simulator_requests_total)")["data"]["result"]
+        if set(served) == REPLICAS and all(served.values()) and achieved and float(achieved[0]["value"][1]) > 0:
+            break
+        assert time.monotonic() < deadline, (served, achieved)
+        time.sleep(5)
+    assert requests.get(f"{EDGE}/api/stats", timeout=5).json()["total_users"] > 0
+
+
+def test_the_simulator_is_a_master_whose_workers_on_mon1_and_app2_send_the_traffic():
+    """simulator_worker_hosts: a Locust worker on mon1 (it reaches the master by name) and one on
+    app2 (at the master port mon1 publishes) each send their share; the master's figures, which
+    Prometheus scrapes, are the sum, and name each worker."""
     deadline = time.monotonic() + 90
     while True:
-        result = prometheus("/api/v1/query", query='sum(smartshop_http_requests_total{job="smartshop-backend"})')[
-            "data"
-        ]["result"]
-        achieved = prometheus("/api/v1/query", query="sum(smartshop_simulator_requests_total)")["data"]["result"]
-        if result and achieved and float(achieved[0]["value"][1]) > 0:
+        workers = prometheus("/api/v1/query", query="smartshop_simulator_workers")["data"]["result"]
+        result = prometheus("/api/v1/query", query="smartshop_simulator_worker_requests_total")["data"]["result"]
+        sent = {r["metric"]["worker"]: float(r["value"][1]) for r in result}
+        if workers and set(sent) == {"mon1", "app2"} and all(sent.values()):
             break
-        assert time.monotonic() < deadline, (result, achieved)
+        assert time.monotonic() < deadline, (workers, sent)
         time.sleep(5)
-    assert float(result[0]["value"][1]) > 0
-    assert requests.get(f"{API}/api/stats", timeout=5).json()["total_users"] > 0
+    assert float(workers[0]["value"][1]) == 2
+    # the master's total is what its workers sent (one scrape: both from the same instant)
+    difference = "sum(smartshop_simulator_requests_total) - sum(smartshop_simulator_worker_requests_total)"
+    (total,) = prometheus("/api/v1/query", query=difference)["data"]["result"]
+    assert float(total["value"][1]) == 0
+
+
+def test_the_edge_serves_the_api_and_its_console_and_answers_json_when_no_replica_can():
+    login = ("admin", (SECRETS / "mon1" / "console_admin_password").read_text().strip())
+    assert requests.get(f"http://{ADDRESS['mon1']}:3000/", timeout=5).status_code == 401
+    assert requests.get(f"http://{ADDRESS['mon1']}:3000/", auth=login, timeout=5).status_code == 200
+    root = requests.get(f"{EDGE}/", timeout=5).json()
+    assert root["message"] == "SmartShop Simulation API" and root["mysql_status"] == "connected"
+    # the edge's console adds the API's one operator token (app1's) for whichever app host answers
+    for _ in range(4):
+        users = requests.get(f"http://{ADDRESS['mon1']}:3000/api/users", auth=login, timeout=5)
+        assert users.status_code == 200, users.text
 
 
 @pytest.mark.parametrize("url", [f"http://{ADDRESS['app1']}:3000/", f"{API}/api/health"])
@@ -266,12 +312,12 @@ def test_a_run_limited_to_app1_knows_the_other_hosts_from_the_fact_cache(tmp_pat
     assert code == 0, json.dumps(output["stats"])
     assert set(output["stats"]) == {"app1"} and output["stats"]["app1"]["changed"] == 0, output["stats"]
     told = said_by(output, "Say where the facts of the hosts left out come from")["app1"]["msg"]
-    assert told.startswith("--limit: db1, mon1 not touched") and "fact cache" in told, told
+    assert told.startswith("--limit: app2, db1, mon1 not touched") and "fact cache" in told, told
 
     code, output = ansible_playbook("site.yml", "--limit", "app1", cache=tmp_path / "empty-cache")
     assert code != 0
     refused = said_by(output, "Check what the hosts left out by --limit shared in an earlier run")["app1"]["msg"]
-    assert "holds nothing they shared for db1, mon1" in refused and "without --limit" in refused, refused
+    assert "holds nothing they shared for app2, db1, mon1" in refused and "without --limit" in refused, refused
     assert all(stats["changed"] == 0 for stats in output["stats"].values()), output["stats"]
 
 
@@ -284,17 +330,19 @@ def test_verify_playbook_checks_each_host_for_its_part():
         "API and console answer",
         "counters reconcile with the rows (11 checked)",
     ]
-    assert said["mon1"][0] == "7 containers healthy"  # the registry too
-    # itself, 2 API, 3 node, mysqld, simulator, AM, blackbox; probes: console, API, 6 certificates
-    assert said["mon1"][1].startswith("18 Prometheus targets up")
+    assert said["app2"] == ["5 containers healthy", "API and console answer"]  # a simulator worker too
+    assert said["mon1"][0] == "9 containers healthy"  # the registry, the edge and a simulator worker too
+    assert said["mon1"][2] == "API and console answer"  # the edge's
+    # itself, 4 API, 4 node, mysqld, simulator, AM, blackbox; probes: 3 consoles, 3 APIs, 7 certificates
+    assert said["mon1"][1].startswith("26 Prometheus targets up")
 
 
-def test_simulate_playbook_on_mon1_drives_app1():
+def test_simulate_playbook_on_mon1_drives_the_edge():
     before = requests.get(f"{API}/api/stats", timeout=5).json()["total_users"]
     said = run_playbook("playbooks/simulate.yml", "Show the summary", "simulate_duration=5", "simulate_rate=20")
     assert set(said) == {"mon1"}
     summary = said["mon1"]
-    assert summary["host"] == f"http://{ADDRESS['app1']}:8000"
+    assert summary["host"] == "http://mh-mon1-edge:8000"
     assert summary["requests"] > 0 and "0" not in summary["failures_by_code"]  # 0: no connection
     assert requests.get(f"{API}/api/stats", timeout=5).json()["total_users"] > before
 

@@ -1,0 +1,83 @@
+"""Losing an app host under load: the edge on mon1 balances over the four replicas of app1 and app2;
+app2 is killed outright (its host container: engine, replicas and console at once, as a power cut,
+harsher than stopping its engine) while writers post through the edge and the simulator shops.
+
+Users must see only the requests that were in flight to app2 fail, as JSON gateway errors, and every
+write the edge acknowledged must be in the database on db1. Named to run last: app2 stays down (the
+scenario's cleanup removes every host)."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+import uuid
+
+import pymysql
+import requests
+from test_multi_host import ADDRESS, EDGE, SECRETS
+
+WRITERS = 3
+BEFORE, AFTER = 8.0, 45.0  # seconds of writes before the kill, and after it
+# a request app2 took before it died gets no answer: the edge gives up after its read timeout (30 s)
+IN_FLIGHT_WINDOW = 31.0
+
+
+def write(stop: threading.Event, outcomes: list) -> None:
+    """Creates users through the edge one after another; records (start, end, status, user id, body)."""
+    session = requests.Session()
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            answer = session.post(
+                f"{EDGE}/api/users/create", headers={"Idempotency-Key": str(uuid.uuid4())}, timeout=60
+            )
+            status, body = answer.status_code, answer.json()
+        except (requests.RequestException, ValueError) as error:
+            status, body = type(error).__name__, {}
+        outcomes.append((started, time.monotonic(), status, body.get("id") if status in (200, 201) else None, body))
+        time.sleep(0.05)
+
+
+def test_killing_app2_under_load_fails_only_in_flight_requests_and_loses_no_acknowledged_write():
+    outcomes: list = []
+    stop = threading.Event()
+    writers = [threading.Thread(target=write, args=(stop, outcomes), daemon=True) for _ in range(WRITERS)]
+    for thread in writers:
+        thread.start()
+    time.sleep(BEFORE)
+    killed_at = time.monotonic()
+    subprocess.run(["docker", "kill", "mh-host-app2"], check=True, capture_output=True)
+    time.sleep(AFTER)
+    stop.set()
+    for thread in writers:
+        thread.join(timeout=90)
+
+    before = [o for o in outcomes if o[1] < killed_at]
+    assert before and all(o[2] in (200, 201) for o in before), [o[2:] for o in before if o[2] not in (200, 201)]
+    failed = [o for o in outcomes if o[2] not in (200, 201)]
+    after = [o for o in outcomes if o[0] >= killed_at + IN_FLIGHT_WINDOW]
+    print(
+        f"\nlosing app2: {len(outcomes)} writes, {len(failed)} failed "
+        f"({sorted({str(o[2]) for o in failed})}), {len(after)} after the window, all answered"
+    )
+    # the edge stays up: every failure is its JSON gateway error for a request sent to app2 before
+    # the edge knew, never a refused connection, a 500 or a 429
+    for started, _, status, _, body in failed:
+        assert status in (502, 504) and body.get("status") == status and body.get("error"), (status, body)
+        assert started < killed_at + IN_FLIGHT_WINDOW, (started - killed_at, status)
+    # after that, app1's replicas take everything
+    assert len(after) >= 10 and all(o[2] in (200, 201) for o in after), [o[2] for o in after]
+
+    acknowledged = [o[3] for o in outcomes if o[3] is not None]
+    connection = pymysql.connect(
+        host=ADDRESS["db1"],
+        port=3306,
+        user="smartshop",
+        password=(SECRETS / "db1" / "mysql_app_password").read_text().strip(),
+        database="smartshop",
+    )
+    with connection, connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM users WHERE id BETWEEN %s AND %s", (min(acknowledged), max(acknowledged)))
+        stored = {row[0] for row in cursor.fetchall()}
+    assert set(acknowledged) <= stored, sorted(set(acknowledged) - stored)
