@@ -19,6 +19,9 @@ from .shopper_user import ShopperUser, Tally
 
 SET_RATE = "smartshop_set_rate"
 CONFIGURE = "smartshop_configure"
+# a worker asks for its configuration once its handlers are registered: a CONFIGURE the master sent
+# on the worker's connection could arrive before them and be lost
+HELLO = "smartshop_hello"
 
 # At the end of a run each shopper finishes the step under way (a creation and its retries
 # included) instead of being cut mid-request: what the run counts is what the API committed.
@@ -73,7 +76,7 @@ class Simulation:
         if mode == "master":
             self.runner = self.env.create_master_runner(master_bind_host, master_bind_port)
             self.env.events.worker_report.add_listener(self._on_worker_report)
-            self.env.events.worker_connect.add_listener(self._on_worker_connect)
+            self.runner.register_message(HELLO, self._on_hello)
         else:
             self.runner = self.env.create_local_runner()
 
@@ -115,10 +118,11 @@ class Simulation:
         config = {k: v for k, v in self.config.__dict__.items() if not k.startswith("_")}
         return {**config, "rate": self._share(), "operator_token": None, "operator_token_file": None}
 
-    def _on_worker_connect(self, client_id: str, **kwargs) -> None:
-        """A worker that joins a run under way (a restarted host) is configured as the first ones."""
+    def _on_hello(self, environment, msg, **kwargs) -> None:
+        """A worker that joins a run under way (a restarted host) is configured as the first ones;
+        before the start, the start configures every worker."""
         if self.started_at is not None and self.stopped_at is None:
-            self.runner.send_message(CONFIGURE, self._worker_config(), client_id=client_id)
+            self.runner.send_message(CONFIGURE, self._worker_config(), client_id=msg.node_id)
 
     def set_rate(self, rate: float | None) -> None:
         if rate is not None and not 0 < rate <= 100_000:
@@ -241,6 +245,7 @@ def run_worker(
 
     runner.register_message(CONFIGURE, on_configure)
     runner.register_message(SET_RATE, on_set_rate)
+    runner.send_message(HELLO)
     env.events.report_to_master.add_listener(on_report)
     if heartbeat_file:
         # touched at each of the master's heartbeats (every second): a healthcheck reads its age

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from itertools import count
 
 import gevent
 from locust import FastHttpUser, constant, task
+from locust.exception import StopUser
 
 from .model import Config, Shopper
 from .pacer import Pacer
@@ -79,6 +81,13 @@ class ShopperUser(FastHttpUser):
     _ids = count()
 
     def on_start(self) -> None:
+        # a worker's users may be spawned before its configuration arrives (a worker joining a run
+        # under way): they wait for it
+        deadline = time.monotonic() + 30
+        while ShopperUser.config is None and time.monotonic() < deadline:
+            gevent.sleep(0.1)
+        if ShopperUser.config is None:
+            raise StopUser()
         seed = self.config.seed
         self.shopper = Shopper(self.config, random.Random(None if seed is None else seed * 100_003 + next(self._ids)))
 
