@@ -153,6 +153,30 @@ def test_writes_beyond_the_per_client_rate_get_429_and_reads_do_not(app_stack, d
         limited.remove(force=True)
 
 
+def test_when_no_replica_can_answer_the_api_port_says_so_in_json(app_stack, docker_client, images):
+    """An nginx (as an edge would be) whose only replica is a name on the network where nothing
+    listens: 502 in the API's JSON shape, with Retry-After, never nginx's HTML page."""
+    lonely = docker_client.containers.run(
+        images["frontend"],
+        name="smartshop-test-frontend-no-replica",
+        detach=True,
+        network=app_stack["network"],
+        environment={"SMARTSHOP_BACKENDS": f"{app_stack['containers'][0].name}:9"},  # a port nothing serves
+        ports={"8000/tcp": ("127.0.0.1", None)},
+    )
+    try:
+        wait_healthy(lonely)
+        lonely.reload()
+        api = f"http://127.0.0.1:{lonely.ports['8000/tcp'][0]['HostPort']}"
+        for method in ("GET", "POST"):
+            answer = requests.request(method, f"{api}/api/users/create", timeout=10)
+            assert answer.status_code == 502 and answer.headers["Content-Type"] == "application/json"
+            assert answer.json() == {"error": "no API replica could take the request, retry later", "status": 502}
+            assert answer.headers["Retry-After"] == "1"
+    finally:
+        lonely.remove(force=True)
+
+
 def test_links_to_grafana_and_prometheus(page):
     expect(page.locator("#link-grafana")).to_have_attribute("href", "http://grafana.test:3030")
     expect(page.locator("#link-prometheus")).to_have_attribute("href", "http://prometheus.test:9090")
