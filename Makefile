@@ -156,9 +156,6 @@ test-scenario: engine ssh-client ## One cross-role scenario: make test-scenario 
 # most of their time is spent waiting on containers), each one's output in reports/molecule-<role>.log,
 # shown when it fails. docker_host runs first, alone: it may start the engine the others use.
 MOLECULE_LANES ?= 2
-# Then the cross-role scenarios (molecule/*), side by side too: full-stack on this engine, multi-host on
-# the engines of its own test hosts (docs/measurements.md: what that saves).
-SCENARIO_LANES ?= 2
 
 test-molecule: engine ## Every molecule scenario: each role's (two at a time), then molecule/*
 	@mkdir -p $(REPORTS)
@@ -171,13 +168,11 @@ test-molecule: engine ## Every molecule scenario: each role's (two at a time), t
 	  else \
 	    tail -n 200 $(REPORTS)/molecule-{}.log; echo "== molecule {}: FAILED after $$(( $$(date +%s) - start )) s"; exit 1; \
 	  fi'
-	@printf '%s\n' $(SCENARIOS) | xargs -P $(SCENARIO_LANES) -I{} bash -c '\
+	@set -e; for scenario in $(SCENARIOS); do \
 	  start=$$(date +%s); \
-	  if $(MAKE) --no-print-directory test-scenario SCENARIO={} > $(REPORTS)/molecule-{}.out 2>&1; then \
-	    echo "== molecule {}: $$(( $$(date +%s) - start )) s"; \
-	  else \
-	    tail -n 250 $(REPORTS)/molecule-{}.out; echo "== molecule {}: FAILED after $$(( $$(date +%s) - start )) s"; exit 1; \
-	  fi'
+	  $(MAKE) --no-print-directory test-scenario SCENARIO=$$scenario; \
+	  echo "== molecule $$scenario: $$(( $$(date +%s) - start )) s"; \
+	done
 
 test: lint unit app-test test-molecule ## Lint, unit, application and every molecule scenario
 

@@ -1,7 +1,8 @@
-"""site.yml across four hosts (db1: database; app1 and app2: API and console; mon1: monitoring, the
-simulator, the registry and the edge over both app hosts): each host runs only its part, on its own
-network, publishing only on its own address, and the parts work together through those published
-addresses. test_zz_losing_an_app_host.py, run last, takes app2 away under load."""
+"""site.yml across three hosts (db1: database, API and console; app1: API and console; mon1:
+monitoring, the simulator and its first worker, the registry and the edge over both app hosts):
+each host runs only its part, on its own network, publishing only on its own address, and the parts
+work together through those published addresses. test_zz_losing_an_app_host.py, run last, takes
+app1 away under load."""
 
 from __future__ import annotations
 
@@ -19,18 +20,18 @@ import pytest
 import requests
 
 # each host is a container of the scenario's network, reached (and publishing) on its own address
-ADDRESS = {"db1": "10.199.0.11", "app1": "10.199.0.12", "mon1": "10.199.0.13", "app2": "10.199.0.14"}
+ADDRESS = {"db1": "10.199.0.11", "app1": "10.199.0.12", "mon1": "10.199.0.13"}
+APP_HOSTS = ("db1", "app1")
 PLACED = {
-    "db1": {"mysql", "mysqld-exporter", "node-exporter"},
-    "app1": {"backend-1", "backend-2", "frontend", "node-exporter"},
-    "app2": {"backend-1", "backend-2", "frontend", "node-exporter", "simulator-worker"},
+    "db1": {"mysql", "mysqld-exporter", "node-exporter", "backend-1", "backend-2", "frontend"},
+    "app1": {"backend-1", "backend-2", "frontend", "node-exporter", "simulator-worker"},
     "mon1": {
         *("prometheus", "alertmanager", "simulator", "node-exporter", "blackbox-exporter", "mailbox", "registry"),
         *("edge", "simulator-worker"),
     },
 }
 EDGE = f"http://{ADDRESS['mon1']}:8000"
-REPLICAS = {f"{ADDRESS[app]}:{port}" for app in ("app1", "app2") for port in (8101, 8102)}
+REPLICAS = {f"{ADDRESS[app]}:{port}" for app in APP_HOSTS for port in (8101, 8102)}
 PROMETHEUS = f"https://{ADDRESS['mon1']}:9090"
 API = f"http://{ADDRESS['app1']}:8000"
 ROOT = Path(__file__).resolve().parents[3]
@@ -101,7 +102,7 @@ def test_each_host_lets_in_the_scenarios_key_and_nothing_else(name):
 
 
 def test_each_host_runs_its_own_engine():
-    """Four engines, one per host (the docker_host role started each), none of them this machine's."""
+    """Three engines, one per host (the docker_host role started each), none of them this machine's."""
     ids = {}
     for name in ADDRESS:
         info = ssh(name, "sudo docker info --format '{{.ID}} {{.Name}} {{.Containers}}'")
@@ -143,16 +144,16 @@ def test_prometheus_on_mon1_scrapes_every_host():
         by_job.setdefault(t["labels"]["job"], set()).add(t["labels"]["instance"])
     assert by_job["smartshop-backend"] == REPLICAS
     assert by_job["mysqld"] == {f"{ADDRESS['db1']}:9104"}
-    assert by_job["node"] == {"mh-mon1-node-exporter:9100"} | {f"{ADDRESS[h]}:9100" for h in ("db1", "app1", "app2")}
+    assert by_job["node"] == {"mh-mon1-node-exporter:9100"} | {f"{ADDRESS[h]}:9100" for h in ("db1", "app1")}
     assert by_job["simulator"] == {"mh-mon1-simulator:9200"}
     assert by_job["alertmanager"] == {"mh-mon1-alertmanager:9093"}
-    # blackbox_exporter on mon1 probes the consoles and APIs of app1, app2 and the edge (by name on
+    # blackbox_exporter on mon1 probes the consoles and APIs of db1, app1 and the edge (by name on
     # mon1) as users reach them, and every HTTPS endpoint's certificate across the hosts (the
     # addresses are in each host's certificate)
-    assert by_job["probe-console"] == {f"http://{ADDRESS[h]}:3000/healthz" for h in ("app1", "app2")} | {
+    assert by_job["probe-console"] == {f"http://{ADDRESS[h]}:3000/healthz" for h in APP_HOSTS} | {
         "http://mh-mon1-edge:3000/healthz"
     }
-    assert by_job["probe-api"] == {f"http://{ADDRESS[h]}:8000/api/health" for h in ("app1", "app2")} | {
+    assert by_job["probe-api"] == {f"http://{ADDRESS[h]}:8000/api/health" for h in APP_HOSTS} | {
         "http://mh-mon1-edge:8000/api/health"
     }
     assert by_job["probe-tls"] == {
@@ -161,7 +162,6 @@ def test_prometheus_on_mon1_scrapes_every_host():
         "https://mh-mon1-node-exporter:9100/metrics",
         f"https://{ADDRESS['db1']}:9100/metrics",
         f"https://{ADDRESS['app1']}:9100/metrics",
-        f"https://{ADDRESS['app2']}:9100/metrics",
         f"https://{ADDRESS['db1']}:9104/metrics",
     }
     deadline = time.monotonic() + 60
@@ -192,7 +192,8 @@ def test_an_order_paid_on_app1_is_stored_on_db1():
     order_id = order["order_id"]
     for step in ("validate", "process"):
         assert requests.post(f"{API}/api/orders/{step}/{order_id}", timeout=5).ok
-    operator = {"Authorization": f"Bearer {(SECRETS / 'app1' / 'api_operator_token').read_text().strip()}"}
+    # the API's one operator token, generated for the first app host
+    operator = {"Authorization": f"Bearer {(SECRETS / 'db1' / 'api_operator_token').read_text().strip()}"}
     paid = requests.post(
         f"{API}/api/payments/process/{order_id}", json={"status": "success"}, headers=operator, timeout=5
     )
@@ -213,7 +214,7 @@ def test_an_order_paid_on_app1_is_stored_on_db1():
 
 def test_the_simulator_on_mon1_shops_through_the_edge_on_every_replica_of_both_app_hosts():
     """The simulator on mon1 drives the edge (by name, on mon1's network); the edge balances over
-    the four replicas app1 and app2 publish: each of them serves shoppers' requests, as mon1's
+    the four replicas db1 and app1 publish: each of them serves shoppers' requests, as mon1's
     Prometheus sees."""
     query = 'sum by (instance) (smartshop_http_requests_total{job="smartshop-backend", route!~".*health|/metrics"})'
     deadline = time.monotonic() + 120
@@ -228,16 +229,16 @@ def test_the_simulator_on_mon1_shops_through_the_edge_on_every_replica_of_both_a
     assert requests.get(f"{EDGE}/api/stats", timeout=5).json()["total_users"] > 0
 
 
-def test_the_simulator_is_a_master_whose_workers_on_mon1_and_app2_send_the_traffic():
+def test_the_simulator_is_a_master_whose_workers_on_mon1_and_app1_send_the_traffic():
     """simulator_worker_hosts: a Locust worker on mon1 (it reaches the master by name) and one on
-    app2 (at the master port mon1 publishes) each send their share; the master's figures, which
+    app1 (at the master port mon1 publishes) each send their share; the master's figures, which
     Prometheus scrapes, are the sum, and name each worker."""
     deadline = time.monotonic() + 90
     while True:
         workers = prometheus("/api/v1/query", query="smartshop_simulator_workers")["data"]["result"]
         result = prometheus("/api/v1/query", query="smartshop_simulator_worker_requests_total")["data"]["result"]
         sent = {r["metric"]["worker"]: float(r["value"][1]) for r in result}
-        if workers and set(sent) == {"mon1", "app2"} and all(sent.values()):
+        if workers and set(sent) == {"mon1", "app1"} and all(sent.values()):
             break
         assert time.monotonic() < deadline, (workers, sent)
         time.sleep(5)
@@ -254,7 +255,7 @@ def test_the_edge_serves_the_api_and_its_console_and_answers_json_when_no_replic
     assert requests.get(f"http://{ADDRESS['mon1']}:3000/", auth=login, timeout=5).status_code == 200
     root = requests.get(f"{EDGE}/", timeout=5).json()
     assert root["message"] == "SmartShop Simulation API" and root["mysql_status"] == "connected"
-    # the edge's console adds the API's one operator token (app1's) for whichever app host answers
+    # the edge's console adds the API's one operator token (db1's) for whichever app host answers
     for _ in range(4):
         users = requests.get(f"http://{ADDRESS['mon1']}:3000/api/users", auth=login, timeout=5)
         assert users.status_code == 200, users.text
@@ -312,29 +313,28 @@ def test_a_run_limited_to_app1_knows_the_other_hosts_from_the_fact_cache(tmp_pat
     assert code == 0, json.dumps(output["stats"])
     assert set(output["stats"]) == {"app1"} and output["stats"]["app1"]["changed"] == 0, output["stats"]
     told = said_by(output, "Say where the facts of the hosts left out come from")["app1"]["msg"]
-    assert told.startswith("--limit: app2, db1, mon1 not touched") and "fact cache" in told, told
+    assert told.startswith("--limit: db1, mon1 not touched") and "fact cache" in told, told
 
     code, output = ansible_playbook("site.yml", "--limit", "app1", cache=tmp_path / "empty-cache")
     assert code != 0
     refused = said_by(output, "Check what the hosts left out by --limit shared in an earlier run")["app1"]["msg"]
-    assert "holds nothing they shared for app2, db1, mon1" in refused and "without --limit" in refused, refused
+    assert "holds nothing they shared for db1, mon1" in refused and "without --limit" in refused, refused
     assert all(stats["changed"] == 0 for stats in output["stats"].values()), output["stats"]
 
 
 def test_verify_playbook_checks_each_host_for_its_part():
     said = run_playbook("playbooks/verify.yml", "Say what was verified")
-    assert said["db1"] == ["3 containers healthy"]
-    # the first application host also checks the counters against the rows (in the database on db1)
-    assert said["app1"] == [
-        "4 containers healthy",
+    # the first application host also checks the counters against the rows (in its database)
+    assert said["db1"] == [
+        "6 containers healthy",
         "API and console answer",
         "counters reconcile with the rows (11 checked)",
     ]
-    assert said["app2"] == ["5 containers healthy", "API and console answer"]  # a simulator worker too
+    assert said["app1"] == ["5 containers healthy", "API and console answer"]  # a simulator worker too
     assert said["mon1"][0] == "9 containers healthy"  # the registry, the edge and a simulator worker too
     assert said["mon1"][2] == "API and console answer"  # the edge's
-    # itself, 4 API, 4 node, mysqld, simulator, AM, blackbox; probes: 3 consoles, 3 APIs, 7 certificates
-    assert said["mon1"][1].startswith("26 Prometheus targets up")
+    # itself, 4 API, 3 node, mysqld, simulator, AM, blackbox; probes: 3 consoles, 3 APIs, 6 certificates
+    assert said["mon1"][1].startswith("24 Prometheus targets up")
 
 
 def test_simulate_playbook_on_mon1_drives_the_edge():
