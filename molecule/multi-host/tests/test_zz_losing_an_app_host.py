@@ -13,9 +13,8 @@ import threading
 import time
 import uuid
 
-import pymysql
 import requests
-from test_multi_host import ADDRESS, EDGE, SECRETS
+from test_multi_host import EDGE, database
 
 WRITERS = 3
 BEFORE, AFTER = 8.0, 45.0  # seconds of writes before the kill, and after it
@@ -70,14 +69,7 @@ def test_killing_app1_under_load_fails_only_in_flight_requests_and_loses_no_ackn
     assert len(after) >= 10 and all(o[2] in (200, 201) for o in after), [o[2] for o in after]
 
     acknowledged = [o[3] for o in outcomes if o[3] is not None]
-    connection = pymysql.connect(
-        host=ADDRESS["db1"],
-        port=3306,
-        user="smartshop",
-        password=(SECRETS / "db1" / "mysql_app_password").read_text().strip(),
-        database="smartshop",
-    )
-    with connection, connection.cursor() as cursor:
+    with database() as connection, connection.cursor() as cursor:
         cursor.execute("SELECT id FROM users WHERE id BETWEEN %s AND %s", (min(acknowledged), max(acknowledged)))
         stored = {row[0] for row in cursor.fetchall()}
     assert set(acknowledged) <= stored, sorted(set(acknowledged) - stored)
