@@ -318,7 +318,9 @@ def test_creations_retried_through_a_paused_database_have_exactly_one_effect(api
     try:
         time.sleep(8)
         database.pause()
-        time.sleep(15)  # the API gives up on a statement after 12 s (its deadline, then the socket)
+        # the API gives up on a statement after 12 s (its deadline, then the socket): 20 s leaves a
+        # margin on a busy machine (15 s sometimes ended before any request had given up)
+        time.sleep(20)
         database.unpause()
         out, err = simulator.communicate(timeout=180)
     finally:
