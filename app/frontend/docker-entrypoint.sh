@@ -16,13 +16,25 @@
 #                            SMARTSHOP_CHARTS_PROMETHEUS; nginx checks names, not IP addresses)
 #   SMARTSHOP_WRITE_RATE / SMARTSHOP_WRITE_BURST  writes (POST) per second and burst per client
 #                            address on both ports (default 200 and 400); beyond, 429
+#   SMARTSHOP_DRAINED_DIR    a directory whose files list host:port of replicas, one per line, that
+#                            are drained (a rolling update replaces them): rendered `down`, so nginx
+#                            sends them nothing
+# `docker-entrypoint.sh reload [SECONDS]` renders again and reloads nginx gracefully; with SECONDS,
+# it then waits that long at most for the workers of the old configuration to finish the requests
+# they hold (what draining a replica waits for), and fails if they have not.
 set -euo pipefail
 
 backends=${SMARTSHOP_BACKENDS:-backend:8000}
+drained=""
+if [ -n "${SMARTSHOP_DRAINED_DIR:-}" ] && [ -d "$SMARTSHOP_DRAINED_DIR" ]; then
+	drained=$(cat "$SMARTSHOP_DRAINED_DIR"/* 2>/dev/null || true)
+fi
 servers=""
 for backend in $backends; do
 	[[ "$backend" =~ ^[A-Za-z0-9._-]+:[0-9]{1,5}$ ]] || { echo "SMARTSHOP_BACKENDS: '$backend' is not host:port" >&2; exit 2; }
-	servers+="        server ${backend} max_fails=2 fail_timeout=5s;"$'\n'
+	down=""
+	if grep -qxF -- "$backend" <<<"$drained"; then down=" down"; fi
+	servers+="        server ${backend} max_fails=2 fail_timeout=5s${down};"$'\n'
 done
 json_string() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
 for url in "${SMARTSHOP_GRAFANA_URL:-}" "${SMARTSHOP_PROMETHEUS_URL:-}"; do
@@ -84,10 +96,31 @@ printf '{"grafana_url": %s, "prometheus_url": %s}\n' \
 	"$(json_string "${SMARTSHOP_GRAFANA_URL:-http://localhost:3030}")" \
 	"$(json_string "${SMARTSHOP_PROMETHEUS_URL:-http://localhost:9090}")" >/run/smartshop/config.json
 
-# `docker exec <console> docker-entrypoint.sh reload`: render again (a rotated operator token) and
-# reload nginx gracefully (requests in flight finish on the old workers).
+# `docker exec <console> docker-entrypoint.sh reload [SECONDS]`: render again (a rotated operator
+# token, a replica drained) and reload nginx gracefully (requests in flight finish on the old
+# workers); with SECONDS, wait for those workers to be gone.
+workers() {
+	local p cmd
+	for p in /proc/[0-9]*; do
+		cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+		[[ "$cmd" == "nginx: worker process"* ]] && echo "${p#/proc/}"
+	done
+	return 0
+}
 if [ "${1:-}" = reload ]; then
-	exec nginx -c "$conf" -s reload
+	wait_s=${2:-}
+	[[ -z "$wait_s" || "$wait_s" =~ ^[0-9]{1,4}$ ]] || { echo "reload: SECONDS must be a whole number" >&2; exit 2; }
+	old=$(workers)
+	nginx -c "$conf" -s reload
+	[ -n "$wait_s" ] || exit 0
+	deadline=$((SECONDS + wait_s))
+	for pid in $old; do
+		while [ -e "/proc/$pid" ]; do
+			((SECONDS < deadline)) || { echo "reload: workers of the old configuration still busy after ${wait_s} s" >&2; exit 1; }
+			sleep 0.2
+		done
+	done
+	exit 0
 fi
 if [ "${1:-}" = nginx ]; then
 	shift

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -272,3 +274,96 @@ def test_stats_refresh_without_reload(page, app_stack):
     users = number(page, "total_users")
     requests.post(f"{app_stack['backend']}/api/users/create", timeout=5)  # behind the page's back
     wait_number(page, "total_users", users + 1)
+
+
+SLOW_REPLICA = """
+import http.server, json, time
+class Slow(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        time.sleep(float(self.path.rsplit("=", 1)[-1]) if "=" in self.path else 0)
+        body = json.dumps({"served_by": "slow"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+http.server.ThreadingHTTPServer(("", 8000), Slow).serve_forever()
+"""
+
+
+def test_a_drained_replica_gets_no_request_once_those_it_holds_have_finished(
+    app_stack, docker_client, images, tmp_path
+):
+    """The edge's drain (a rolling update): a replica listed in SMARTSHOP_DRAINED_DIR is rendered
+    down. `reload SECONDS` returns once the request in flight to it has been answered, which it is,
+    and fails, naming the wait, when that takes longer."""
+    replica = next(c.name for c in app_stack["containers"] if "-backend-" in c.name)
+    drained = tmp_path / "drained"
+    drained.mkdir()
+    drained.chmod(0o755)
+    slow = docker_client.containers.run(
+        images["backend"],
+        name="smartshop-test-slow-replica",
+        entrypoint=["python3", "-c", SLOW_REPLICA],
+        detach=True,
+        network=app_stack["network"],
+    )
+    edge = docker_client.containers.run(
+        images["frontend"],
+        name="smartshop-test-frontend-edge",
+        detach=True,
+        network=app_stack["network"],
+        environment={
+            "SMARTSHOP_BACKENDS": f"{replica}:8000 {slow.name}:8000",
+            "SMARTSHOP_DRAINED_DIR": "/run/smartshop-drained",
+        },
+        volumes={str(drained): {"bind": "/run/smartshop-drained", "mode": "ro"}},
+        ports={"8000/tcp": ("127.0.0.1", None)},
+    )
+    try:
+        wait_healthy(edge)
+        edge.reload()
+        api = f"http://127.0.0.1:{edge.ports['8000/tcp'][0]['HostPort']}"
+
+        def served_by(path: str = "/api/stats") -> str:
+            answer = requests.get(f"{api}{path}", timeout=15)
+            assert answer.status_code == 200, answer.text
+            return "slow" if answer.json().get("served_by") == "slow" else "replica"
+
+        def reload(seconds: int) -> tuple[int, str, float]:
+            started = time.monotonic()
+            code, output = edge.exec_run(["/usr/local/bin/docker-entrypoint.sh", "reload", str(seconds)])
+            return code, output.decode(), time.monotonic() - started
+
+        assert {served_by() for _ in range(8)} == {"slow", "replica"}
+        # the API replica drained: everything goes to the slow one
+        (drained / "app1").write_text(f"{replica}:8000\n")
+        assert reload(10)[0] == 0
+        assert {served_by() for _ in range(8)} == {"slow"}
+
+        # a request the slow replica holds for 3 s when it is drained in turn (the API one back)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            in_flight = pool.submit(served_by, "/api/stats?seconds=3")
+            time.sleep(0.5)
+            (drained / "app1").unlink()
+            (drained / "app2").write_text(f"{slow.name}:8000\n")
+            code, output, waited = reload(10)
+            assert code == 0, output
+            assert waited >= 2, waited  # it waited for the request in flight, not for nothing
+            assert in_flight.result() == "slow"  # which was answered
+        assert {served_by() for _ in range(8)} == {"replica"}
+
+        # undrained, but a request held longer than the wait: the reload says so
+        (drained / "app2").unlink()
+        assert reload(10)[0] == 0
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            # four at once: the balancing sends some to the slow replica
+            held = [pool.submit(served_by, "/api/stats?seconds=4") for _ in range(4)]
+            time.sleep(0.5)
+            code, output, _ = reload(1)
+            assert code == 1 and "still busy after 1 s" in output, (code, output)
+            assert "slow" in {h.result() for h in held}  # all answered all the same
+    finally:
+        edge.remove(force=True)
+        slow.remove(force=True)

@@ -11,7 +11,9 @@ import os
 import subprocess
 import sys
 import tarfile
+import threading
 import time
+import uuid
 from pathlib import Path
 
 import pymysql
@@ -58,6 +60,22 @@ def database() -> pymysql.Connection:
         password=(SECRETS / "db1" / "mysql_app_password").read_text().strip(),
         database="smartshop",
     )
+
+
+def write(stop: threading.Event, outcomes: list) -> None:
+    """Creates users through the edge one after another; records (start, end, status, user id, body)."""
+    session = requests.Session()
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            answer = session.post(
+                f"{EDGE}/api/users/create", headers={"Idempotency-Key": str(uuid.uuid4())}, timeout=60
+            )
+            status, body = answer.status_code, answer.json()
+        except (requests.RequestException, ValueError) as error:
+            status, body = type(error).__name__, {}
+        outcomes.append((started, time.monotonic(), status, body.get("id") if status in (200, 201) else None, body))
+        time.sleep(0.05)
 
 
 def project_containers(host):

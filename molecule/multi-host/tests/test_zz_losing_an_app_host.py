@@ -11,31 +11,13 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
-import uuid
 
-import requests
-from test_multi_host import EDGE, database
+from test_multi_host import database, write
 
 WRITERS = 3
 BEFORE, AFTER = 8.0, 45.0  # seconds of writes before the kill, and after it
 # a request app1 took before it died gets no answer: the edge gives up after its read timeout (30 s)
 IN_FLIGHT_WINDOW = 31.0
-
-
-def write(stop: threading.Event, outcomes: list) -> None:
-    """Creates users through the edge one after another; records (start, end, status, user id, body)."""
-    session = requests.Session()
-    while not stop.is_set():
-        started = time.monotonic()
-        try:
-            answer = session.post(
-                f"{EDGE}/api/users/create", headers={"Idempotency-Key": str(uuid.uuid4())}, timeout=60
-            )
-            status, body = answer.status_code, answer.json()
-        except (requests.RequestException, ValueError) as error:
-            status, body = type(error).__name__, {}
-        outcomes.append((started, time.monotonic(), status, body.get("id") if status in (200, 201) else None, body))
-        time.sleep(0.05)
 
 
 def test_killing_app1_under_load_fails_only_in_flight_requests_and_loses_no_acknowledged_write():

@@ -1,0 +1,107 @@
+"""A rolling update: a change to the backend's settings (backend_threads) applied by site.yml while
+writers post through the edge on mon1 and the simulator shops through it. The app hosts take their
+turn one at a time; each is drained from the edge before its replicas are replaced and given back
+once the new ones are healthy. Users see no failed request: not one writer's, not one shopper's.
+Named to run after test_multi_host.py and before test_zz_losing_an_app_host.py (which takes app1
+away)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+from test_multi_host import APP_HOSTS, ansible_playbook, database, prometheus, ssh, write
+
+WRITERS = 3
+THREADS = 6  # the scenario converged with the role's default, 4
+SIMULATOR = {
+    "requests": "sum(smartshop_simulator_requests_total)",
+    "unexpected": "sum(smartshop_simulator_unexpected_responses_total) or vector(0)",
+    "retries": "sum(smartshop_simulator_retries_total)",
+}
+
+
+def simulator_counts(after: float) -> dict[str, float]:
+    """The simulator's counters in a scrape taken after the epoch second `after`."""
+    deadline = time.monotonic() + 60
+    while True:
+        (sample,) = prometheus("/api/v1/query", query="max(timestamp(smartshop_simulator_requests_total))")["data"][
+            "result"
+        ]
+        if float(sample["value"][1]) > after:
+            break
+        assert time.monotonic() < deadline, "no scrape of the simulator after the roll"
+        time.sleep(2)
+    return {
+        name: float(prometheus("/api/v1/query", query=query)["data"]["result"][0]["value"][1])
+        for name, query in SIMULATOR.items()
+    }
+
+
+def turns(output: dict) -> list[tuple[str, str, bool]]:
+    """(host, step, changed) in the order the run took them: the dry run (check mode) that finds the
+    replicas would be replaced, draining, replacing, giving back."""
+    steps = {
+        "Take the app host's replicas out of the edge": "drained",
+        "Run the API replicas": "replaced",
+        "Give the app host's replicas back to the edge": "given back",
+    }
+    taken = []
+    for play in output["plays"]:
+        for entry in play["tasks"]:
+            step = next((s for prefix, s in steps.items() if entry["task"]["name"].startswith(prefix)), None)
+            for host, outcome in entry["hosts"].items():
+                if step and not outcome.get("skipped"):
+                    taken.append((host, step, bool(outcome.get("changed"))))
+    return taken
+
+
+def test_a_backend_change_rolls_through_the_app_hosts_one_at_a_time_and_fails_no_request():
+    before = simulator_counts(time.time() - 30)
+    outcomes: list = []
+    stop = threading.Event()
+    writers = [threading.Thread(target=write, args=(stop, outcomes), daemon=True) for _ in range(WRITERS)]
+    for thread in writers:
+        thread.start()
+    time.sleep(5)
+    started = time.monotonic()
+    code, output = ansible_playbook("site.yml", "--tags", "backend", "-e", f"backend_threads={THREADS}")
+    rolled_in = time.monotonic() - started
+    time.sleep(5)
+    stop.set()
+    for thread in writers:
+        thread.join(timeout=90)
+    ended = time.time()
+    assert code == 0, json.dumps(output["stats"])
+
+    # each app host in turn: out of the edge, replicas replaced, back; one host's turn ends before
+    # the next begins (site.yml's serial), so the edge always has a host to send requests to
+    taken = [(host, step) for host, step, changed in turns(output) if changed]
+    steps = ("replaced", "drained", "replaced", "given back")  # the first "replaced" is the dry run
+    assert taken == [(host, step) for host in APP_HOSTS for step in steps], taken
+
+    failed = [o for o in outcomes if o[2] not in (200, 201)]
+    after = simulator_counts(ended)
+    print(
+        f"\nrolling update: {rolled_in:.0f} s, {len(outcomes)} writes, {len(failed)} failed; simulator "
+        f"{after['requests'] - before['requests']:.0f} requests, {after['unexpected'] - before['unexpected']:.0f} "
+        f"unexpected, {after['retries'] - before['retries']:.0f} retried"
+    )
+    assert len(outcomes) > 100 and not failed, [o[2:] for o in failed]
+    assert after["requests"] - before["requests"] > 100, (before, after)
+    assert after["unexpected"] == before["unexpected"] and after["retries"] == before["retries"], (before, after)
+    acknowledged = [o[3] for o in outcomes]
+    with database() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM users WHERE id BETWEEN %s AND %s", (min(acknowledged), max(acknowledged)))
+        stored = {row[0] for row in cursor.fetchall()}
+    assert set(acknowledged) <= stored, sorted(set(acknowledged) - stored)
+
+    # the change is applied everywhere, and the edge is left with no replica drained
+    for host in APP_HOSTS:
+        replicas = f"mh-{host}-backend-1 mh-{host}-backend-2"
+        env = ssh(host, f"sudo docker inspect --format '{{{{json .Config.Env}}}}' {replicas}")
+        assert env.returncode == 0, env.stderr
+        assert all(f"SMARTSHOP_THREADS={THREADS}" in json.loads(line) for line in env.stdout.splitlines()), env.stdout
+    conf = ssh("mon1", "sudo docker exec mh-mon1-edge grep -c ' down;' /run/smartshop/nginx.conf")
+    assert conf.stdout.strip() == "0", conf.stdout + conf.stderr
