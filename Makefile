@@ -20,7 +20,7 @@ ROLES       := docker_host images network pki mysql backend frontend exporters p
                simulator registry
 SCENARIOS   := $(notdir $(wildcard molecule/*))
 
-.PHONY: help setup engine images browser ssh-client groovy up verify security-check rotate-secrets backup restore down lint unit app-test test test-role test-scenario test-molecule \
+.PHONY: help setup engine images browser ssh-client groovy up verify security-check rotate-secrets backup restore down lint unit app-test test test-role test-scenario test-molecule test-drills \
 	bench bench-api bench-driver soak drills bench-stats bench-simulator simulate clean
 
 help: ## List the targets
@@ -151,6 +151,9 @@ test-scenario: engine ssh-client ## One cross-role scenario: make test-scenario 
 	  | tee $(REPORTS)/molecule-$(SCENARIO).log || { status=$$?; \
 	    echo "== $(SCENARIO) failed; its failed and unreachable tasks (whole log: reports/molecule-$(SCENARIO).log):"; \
 	    grep -n -B2 -A3 -E 'UNREACHABLE|^fatal:|FAILED!|^E  ' $(REPORTS)/molecule-$(SCENARIO).log | tail -n 80; exit $$status; }
+
+test-drills: ## full-stack with its long drills (rotation under load, restore of a purged stack; about 25 min)
+	SMARTSHOP_DRILLS=1 $(MAKE) --no-print-directory test-scenario SCENARIO=full-stack
 
 # Role scenarios run MOLECULE_LANES at a time (each its own project, network, ports and credentials;
 # most of their time is spent waiting on containers), each one's output in reports/molecule-<role>.log,

@@ -24,6 +24,9 @@ SECRETS = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) /
 
 
 CA = str(SECRETS.parent / "ca" / "ca.crt")
+# The long drills (a rotation of every credential under load, a restore of a purged stack: ten
+# minutes together) run with `make test-drills`, not in `make test`, which must fit CI's time.
+drill = pytest.mark.skipif(os.environ.get("SMARTSHOP_DRILLS") != "1", reason="a long drill: make test-drills")
 
 
 def secret(name: str) -> str:
@@ -525,6 +528,7 @@ def database_login(host, user: str, password: str) -> str:
     return "ok"
 
 
+@drill
 def test_rotating_every_credential_under_load_refuses_no_request(host):
     """make rotate-secrets while shoppers keep buying: through the console's API port (a simulator
     on this machine, reading the token file the rotation replaces) and on the stack network (the
@@ -607,6 +611,7 @@ def username(user_id: int) -> str | None:
     return response.json()["username"]
 
 
+@drill
 def test_a_backup_taken_under_load_brings_back_a_purged_stack_on_a_controller_without_credentials(host):
     """make backup while the stack's simulator shops, make down PURGE=1, the credentials directory
     gone, make restore: the database holds what it held at the backup (the role checks every

@@ -151,7 +151,7 @@ def test_hosts_other_than_the_registrys_build_nothing_and_run_images_by_digest(h
     no other image (nothing was built there, nothing came from elsewhere)."""
     name = host.backend.get_hostname()
     if name == "mon1":
-        pytest.skip("mon1 is the registry's host: it has the images it pushed")
+        pytest.skip("mon1 is the registry's host: it has the images it built (the next test reads its registry)")
     _, containers = project_containers(host)
     for c in containers:
         assert c["Config"]["Image"].startswith(f"{REGISTRY}/smartshop/") and "@sha256:" in c["Config"]["Image"], (
@@ -159,6 +159,16 @@ def test_hosts_other_than_the_registrys_build_nothing_and_run_images_by_digest(h
     repositories = set(host.run("docker images --format '{{.Repository}}'").stdout.split())
     assert repositories and all(r.startswith(f"{REGISTRY}/") for r in repositories), repositories
     assert host.file(f"/etc/docker/certs.d/{REGISTRY}/ca.crt").content_string == Path(CA).read_text()
+
+
+def test_the_registry_holds_only_the_images_other_hosts_run():
+    """mon1 pushed what db1 and app1 run (and the simulator, which app1's worker runs), not what only
+    it runs (the monitoring images, the registry's own)."""
+    login = ("smartshop", (SECRETS / "mon1" / "registry_password").read_text().strip())
+    answer = requests.get(f"https://{REGISTRY}/v2/_catalog", auth=login, verify=CA, timeout=10)
+    assert answer.status_code == 200, answer.text
+    shared = {"mysql", "mysqld_exporter", "node_exporter", "backend", "frontend", "simulator"}
+    assert set(answer.json()["repositories"]) == {f"smartshop/{c}" for c in shared}, answer.json()
 
 
 def test_prometheus_on_mon1_scrapes_every_host():
