@@ -21,7 +21,7 @@ ROLES       := docker_host images network pki mysql backend frontend exporters p
 SCENARIOS   := $(notdir $(wildcard molecule/*))
 
 .PHONY: help setup engine images browser ssh-client groovy up verify security-check rotate-secrets backup restore down lint unit app-test test test-role test-scenario test-molecule test-drills \
-	bench bench-api bench-driver soak drills bench-stats bench-simulator simulate clean
+	bench bench-api bench-driver soak drills bench-stats bench-simulator bench-scale simulate clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -128,6 +128,10 @@ soak: setup ## The simulator at RATE for DURATION s (default 1800) on `make up`'
 drills: setup ## Faults mapped to alerts on `make up`'s stack, production rules (about an hour): each fires its alerts, nothing else, then resolves
 	@mkdir -p $(REPORTS)
 	API_URL=$(API_URL) pytest -q -s -p no:cacheprovider --junitxml=$(REPORTS)/drills.xml bench/test_alert_drills.py
+
+HOSTS ?= 2 3 4
+bench-scale: engine ssh-client ## site.yml's converge and idempotent re-run on HOSTS real hosts (as molecule/multi-host makes them): HOSTS="2 3 4" [STRATEGIES="mitogen_linear linear"]
+	python bench/bench_scale.py --hosts $(HOSTS) --strategies $(or $(STRATEGIES),mitogen_linear)
 
 bench-stats: images ## /api/stats latency with ORDERS (default 1,000,000) orders
 	python bench/bench_api.py stats
