@@ -167,7 +167,7 @@ def test_the_registry_holds_only_the_images_other_hosts_run():
     login = ("smartshop", (SECRETS / "mon1" / "registry_password").read_text().strip())
     answer = requests.get(f"https://{REGISTRY}/v2/_catalog", auth=login, verify=CA, timeout=10)
     assert answer.status_code == 200, answer.text
-    shared = {"mysql", "mysqld_exporter", "node_exporter", "backend", "frontend", "simulator"}
+    shared = {"mariadb", "mysqld_exporter", "node_exporter", "backend", "frontend", "simulator"}
     assert set(answer.json()["repositories"]) == {f"smartshop/{c}" for c in shared}, answer.json()
 
 

@@ -50,7 +50,8 @@ def turns(output: dict) -> list[tuple[str, str, bool]]:
     taken = []
     for play in output["plays"]:
         for entry in play["tasks"]:
-            step = next((s for prefix, s in steps.items() if entry["task"]["name"].startswith(prefix)), None)
+            name = entry["task"]["name"].split(" : ", 1)[-1]  # a role's task is named "<role> : <name>"
+            step = next((s for prefix, s in steps.items() if name.startswith(prefix)), None)
             for host, outcome in entry["hosts"].items():
                 if step and not outcome.get("skipped"):
                     taken.append((host, step, bool(outcome.get("changed"))))
@@ -74,6 +75,7 @@ def test_a_backend_change_rolls_through_the_app_hosts_one_at_a_time_and_fails_no
         thread.join(timeout=90)
     ended = time.time()
     assert code == 0, json.dumps(output["stats"])
+    print(f"\nrolling update: {turns(output)}")
 
     # each app host in turn: out of the edge, replicas replaced, back; one host's turn ends before
     # the next begins (site.yml's serial), so the edge always has a host to send requests to
