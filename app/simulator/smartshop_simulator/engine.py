@@ -211,6 +211,21 @@ class Simulation:
         }
 
 
+class WorkerEnvironment(Environment):
+    """Locust sets a worker's host from each spawn message (the master's address of the API), and its
+    users' from that; a worker given its own (worker --host: the API as its host reaches it) keeps it."""
+
+    own_host: str | None = None
+
+    @property
+    def host(self) -> str | None:
+        return self.own_host or self._master_host
+
+    @host.setter
+    def host(self, value: str | None) -> None:
+        self._master_host = value
+
+
 def run_worker(
     master_host: str,
     master_port: int,
@@ -224,7 +239,8 @@ def run_worker(
     operator token it reads from its own file (re-read when it changes)."""
     tally = Tally()
     pacer = Pacer(None)
-    env = Environment(user_classes=[ShopperUser], stop_timeout=STOP_TIMEOUT)
+    env = WorkerEnvironment(user_classes=[ShopperUser], stop_timeout=STOP_TIMEOUT)
+    env.own_host = host.rstrip("/") if host else None
     runner = env.create_worker_runner(master_host, master_port)
 
     def on_configure(environment, msg, **kwargs) -> None:
@@ -235,7 +251,6 @@ def run_worker(
             config.error_rate = 0.0  # the error endpoints are the operator's: without the token, none
         pacer.set_rate(config.rate)
         _configure_users(config, pacer, tally)
-        env.host = config.host
 
     def on_set_rate(environment, msg, **kwargs) -> None:
         pacer.set_rate(msg.data)

@@ -292,6 +292,38 @@ def test_runs_as_a_container_on_the_stack_network(app_stack, images, docker_clie
         container.remove(force=True)
 
 
+def test_a_worker_on_another_host_sends_its_traffic_to_the_api_at_its_own_address(app_stack, images, docker_client):
+    """worker --host: a worker reaches the API as its own host does, not at the master's address.
+    Here the master shares the console's network namespace and reaches the API at 127.0.0.1:8000,
+    where the worker's container has nothing; the worker's traffic must all be answered."""
+    console = next(c for c in app_stack["containers"] if c.name.endswith("-frontend"))
+    network, settings = next(iter(console.attrs["NetworkSettings"]["Networks"].items()))
+    master = docker_client.containers.run(
+        images["simulator"],
+        ["run", "--host", "http://127.0.0.1:8000", "--rate", "20", "--duration", "8", "--workers", "1",
+         "--master-bind-host", settings["IPAddress"], "--master-bind-port", "5557", "--quiet", "--seed", "5"],
+        network_mode=f"container:{console.id}",
+        detach=True,
+    )  # fmt: skip
+    worker = docker_client.containers.run(
+        images["simulator"],
+        ["worker", "--master-host", console.name, "--master-port", "5557", "--host", f"http://{console.name}:8000",
+         "--name", "elsewhere"],
+        network=network,
+        detach=True,
+    )  # fmt: skip
+    try:
+        result = master.wait(timeout=90)
+        output = master.logs(stdout=True, stderr=False).decode().strip().splitlines()
+        assert result["StatusCode"] == 0, master.logs().decode()[-2000:]
+        summary = json.loads(output[-1])
+        assert len(summary["workers"]) == 1 and summary["requests"] >= 100, summary
+        assert summary["failures_by_code"] == {}, summary  # 0 would be a worker that could not connect
+    finally:
+        master.remove(force=True)
+        worker.remove(force=True)
+
+
 def assert_each_creation_once(before: dict, after: dict, summary: dict) -> None:
     """What the simulator says it created (users, orders, payments) is what the database gained."""
     assert after["total_users"] - before["total_users"] == summary["users_created"], summary

@@ -277,6 +277,10 @@ def test_the_simulator_is_a_master_whose_workers_on_mon1_and_app1_send_the_traff
         assert time.monotonic() < deadline, (workers, sent)
         time.sleep(5)
     assert float(workers[0]["value"][1]) == 2
+    # each reaches the API as its own host does (app1's worker at mon1's address, not the master's
+    # name for the edge): no request failed to connect (code 0)
+    unconnected = prometheus("/api/v1/query", query='smartshop_simulator_requests_total{code="0"}')["data"]["result"]
+    assert not unconnected or float(unconnected[0]["value"][1]) == 0, unconnected
     # the master's total is what its workers sent (one scrape: both from the same instant)
     difference = "sum(smartshop_simulator_requests_total) - sum(smartshop_simulator_worker_requests_total)"
     (total,) = prometheus("/api/v1/query", query=difference)["data"]["result"]
