@@ -156,8 +156,9 @@ test-scenario: engine ssh-client ## One cross-role scenario: make test-scenario 
 	    echo "== $(SCENARIO) failed; its failed and unreachable tasks (whole log: reports/molecule-$(SCENARIO).log):"; \
 	    grep -n -B2 -A3 -E 'UNREACHABLE|^fatal:|FAILED!|^E  ' $(REPORTS)/molecule-$(SCENARIO).log | tail -n 80; exit $$status; }
 
-test-drills: ## full-stack with its long drills (rotation under load, restore of a purged stack; about 25 min)
+test-drills: ## The cross-role scenarios with their drills under load (rotation, restore, rolling update, a host lost; about 45 min)
 	SMARTSHOP_DRILLS=1 $(MAKE) --no-print-directory test-scenario SCENARIO=full-stack
+	SMARTSHOP_DRILLS=1 $(MAKE) --no-print-directory test-scenario SCENARIO=multi-host
 
 # Role scenarios run MOLECULE_LANES at a time (each its own project, network, ports and credentials;
 # most of their time is spent waiting on containers), each one's output in reports/molecule-<role>.log,

@@ -11,7 +11,7 @@ import json
 import threading
 import time
 
-from test_multi_host import APP_HOSTS, ansible_playbook, database, prometheus, ssh, write
+from test_multi_host import APP_HOSTS, ansible_playbook, database, drill, prometheus, ssh, write
 
 WRITERS = 3
 THREADS = 6  # the scenario converged with the role's default, 4
@@ -58,6 +58,7 @@ def turns(output: dict) -> list[tuple[str, str, bool]]:
     return taken
 
 
+@drill
 def test_a_backend_change_rolls_through_the_app_hosts_one_at_a_time_and_fails_no_request():
     before = simulator_counts(time.time() - 30)
     outcomes: list = []

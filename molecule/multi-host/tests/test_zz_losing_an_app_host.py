@@ -12,7 +12,7 @@ import subprocess
 import threading
 import time
 
-from test_multi_host import database, write
+from test_multi_host import database, drill, write
 
 WRITERS = 3
 BEFORE, AFTER = 8.0, 45.0  # seconds of writes before the kill, and after it
@@ -20,6 +20,7 @@ BEFORE, AFTER = 8.0, 45.0  # seconds of writes before the kill, and after it
 IN_FLIGHT_WINDOW = 31.0
 
 
+@drill
 def test_killing_app1_under_load_fails_only_in_flight_requests_and_loses_no_acknowledged_write():
     outcomes: list = []
     stop = threading.Event()
