@@ -47,20 +47,20 @@ def layout(count: int) -> dict[str, list[str]]:
 def inventory(count: int, workdir: Path) -> dict:
     hosts = layout(count)
     address = {name: f"10.199.0.{11 + i}" for i, name in enumerate(hosts)}
+    # how molecule/multi-host reaches its hosts and what it sets for all of them (its molecule.yml and
+    # the shared .config/molecule/config.yml), with its ephemeral directory made this run's
+    scenario = yaml.safe_load((SCENARIO / "molecule.yml").read_text())["provisioner"]["inventory"]["group_vars"]
+    shared = yaml.safe_load((ROOT / ".config" / "molecule" / "config.yml").read_text())
+    ephemeral = (
+        json.dumps({**shared["provisioner"]["inventory"]["group_vars"]["all"], **scenario["all"]}),
+        json.dumps(scenario["docker_hosts"]),
+    )
+    every, reach = (json.loads(text.replace("${MOLECULE_EPHEMERAL_DIRECTORY}", str(workdir))) for text in ephemeral)
+    every["smartshop_image_source"] = "registry"  # the shared file's default is auto
     groups: dict[str, dict] = {
         "docker_hosts": {
             "hosts": {name: {"ansible_host": address[name], "smartshop_project": f"mh-{name}"} for name in hosts},
-            "vars": {
-                "ansible_connection": "ssh",
-                "ansible_user": "ansible",
-                "ansible_become": True,
-                "ansible_python_interpreter": "/usr/bin/python3",
-                "ansible_ssh_timeout": 60,
-                "ansible_ssh_private_key_file": str(workdir / "ssh" / "id_ed25519"),
-                "ansible_host_key_checking": True,
-                "ansible_ssh_common_args": f"-o UserKnownHostsFile={workdir / 'ssh' / 'known_hosts'} "
-                "-o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPersist=120s",
-            },
+            "vars": reach,
         },
         "simulator_worker_hosts": {"hosts": {}},
     }
@@ -69,14 +69,7 @@ def inventory(count: int, workdir: Path) -> dict:
             groups.setdefault(group, {"hosts": {}})["hosts"][name] = None
     return {
         "all": {
-            "vars": {
-                "smartshop_network_name": "{{ smartshop_project }}-net",
-                "smartshop_image_source": "registry",
-                "smartshop_bind_address": "{{ ansible_host }}",
-                "smartshop_secrets_dir": str(workdir / "secrets"),
-                "smartshop_config_dir": str(workdir / "etc"),
-                "simulator_rate": 10,
-            },
+            "vars": every,
             "children": groups,
         }
     }
