@@ -130,7 +130,7 @@ drills: setup ## Faults mapped to alerts on `make up`'s stack, production rules 
 	API_URL=$(API_URL) pytest -q -s -p no:cacheprovider --junitxml=$(REPORTS)/drills.xml bench/test_alert_drills.py
 
 HOSTS ?= 2 3 4
-bench-scale: engine ssh-client ## site.yml's converge and idempotent re-run on HOSTS real hosts (as molecule/multi-host makes them): HOSTS="2 3 4" [STRATEGIES="mitogen_linear linear"]
+bench-scale: engine ssh-client ## site.yml's converge and idempotent re-run on HOSTS real hosts (as molecule/multi-host makes them): HOSTS="2 3 4" [STRATEGIES="mitogen_linear linear mitogen_linear:1"]
 	python bench/bench_scale.py --hosts $(HOSTS) --strategies $(or $(STRATEGIES),mitogen_linear)
 
 bench-stats: images ## /api/stats latency with ORDERS (default 1,000,000) orders

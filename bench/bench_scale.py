@@ -9,7 +9,10 @@ It converges site.yml, runs it again (which must change nothing), optionally run
 other strategies, then removes the hosts (molecule/multi-host/cleanup.yml). Do not run it while
 molecule/multi-host runs: they share the network and the hosts' names.
 
-    python bench/bench_scale.py --hosts 2 3 4 [--strategies mitogen_linear linear]
+    python bench/bench_scale.py --hosts 2 3 4 [--strategies mitogen_linear linear mitogen_linear:1]
+
+A re-run is named STRATEGY or STRATEGY:FORKS (forks otherwise from ansible.cfg). A re-run that fails
+is reported with its error and does not stop the others.
 
 Prints one line per run and, last, one JSON object.
 """
@@ -75,7 +78,13 @@ def inventory(count: int, workdir: Path) -> dict:
     }
 
 
-def playbook(playbook: Path, inventory_file: Path, workdir: Path, strategy: str | None = None) -> tuple[float, dict]:
+class PlaybookFailed(Exception):
+    pass
+
+
+def playbook(
+    playbook: Path, inventory_file: Path, workdir: Path, strategy: str | None = None, forks: str | None = None
+) -> tuple[float, dict]:
     """Runs a playbook; its wall time and, per host, (ok, changed, unreachable, failed)."""
     env = {
         **os.environ,
@@ -85,6 +94,8 @@ def playbook(playbook: Path, inventory_file: Path, workdir: Path, strategy: str 
     }
     if strategy:
         env["ANSIBLE_STRATEGY"] = strategy
+    if forks:
+        env["ANSIBLE_FORKS"] = forks
     started = time.monotonic()
     result = subprocess.run(
         [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(inventory_file), str(playbook)],
@@ -97,7 +108,7 @@ def playbook(playbook: Path, inventory_file: Path, workdir: Path, strategy: str 
     (workdir / f"{playbook.stem}-{int(started)}.log").write_text(result.stdout + result.stderr)
     recap = {m[1]: tuple(int(x) for x in m.groups()[1:]) for m in RECAP.finditer(result.stdout)}
     if result.returncode != 0:
-        raise SystemExit(
+        raise PlaybookFailed(
             f"{playbook.name} failed ({result.returncode}):\n{result.stdout[-4000:]}{result.stderr[-2000:]}"
         )
     return took, recap
@@ -107,7 +118,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hosts", type=int, nargs="+", default=[2, 3, 4])
     parser.add_argument(
-        "--strategies", nargs="+", default=["mitogen_linear"], help="strategies the re-run is timed under"
+        "--strategies",
+        nargs="+",
+        default=["mitogen_linear"],
+        help="strategies the re-run is timed under, each STRATEGY or STRATEGY:FORKS",
     )
     args = parser.parse_args()
     figures = []
@@ -121,12 +135,20 @@ def main() -> None:
                 converged, recap = playbook(ROOT / "site.yml", inventory_file, workdir)
                 row = {"hosts": count, "prepare_s": round(prepared), "converge_s": round(converged), "reruns": {}}
                 print(f"{count} hosts: prepare {prepared:.0f} s, converge {converged:.0f} s", flush=True)
-                for strategy in args.strategies:
-                    took, recap = playbook(ROOT / "site.yml", inventory_file, workdir, strategy)
+                for name in args.strategies:
+                    strategy, _, forks = name.partition(":")
+                    try:
+                        took, recap = playbook(ROOT / "site.yml", inventory_file, workdir, strategy, forks or None)
+                    except PlaybookFailed as failed:
+                        row["reruns"][name] = {"failed": str(failed)[-400:]}
+                        print(f"{count} hosts: re-run ({name}) FAILED: {failed}", flush=True)
+                        continue
                     changed = sum(r[1] for r in recap.values())
-                    row["reruns"][strategy] = {"s": round(took, 1), "changed": changed}
-                    print(f"{count} hosts: re-run ({strategy}) {took:.1f} s, changed={changed}", flush=True)
+                    row["reruns"][name] = {"s": round(took, 1), "changed": changed}
+                    print(f"{count} hosts: re-run ({name}) {took:.1f} s, changed={changed}", flush=True)
                 figures.append(row)
+            except PlaybookFailed as failed:
+                raise SystemExit(str(failed)) from None
             finally:
                 subprocess.run(
                     [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(inventory_file),
