@@ -94,6 +94,11 @@ def playbook(
     }
     if strategy:
         env["ANSIBLE_STRATEGY"] = strategy
+        if strategy.startswith("mitogen_") and not (ROOT / "plugins" / "strategy" / f"{strategy}.py").exists():
+            # Mitogen's other strategies (mitogen_free, ...), to measure before the project ships one
+            import ansible_mitogen.plugins.strategy as mitogen_strategies
+
+            env["ANSIBLE_STRATEGY_PLUGINS"] = f"{ROOT / 'plugins' / 'strategy'}:{mitogen_strategies.__path__[0]}"
     if forks:
         env["ANSIBLE_FORKS"] = forks
     started = time.monotonic()
