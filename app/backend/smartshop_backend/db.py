@@ -35,6 +35,12 @@ class DeadlineExceeded(DatabaseUnavailable):
     """The request ran past its deadline: its transaction was rolled back, nothing was written."""
 
 
+class ConnectionLost(DatabaseUnavailable):
+    """The connection died before the transaction's commit was sent: the server rolled it back,
+    nothing was written, and the pool has a new connection in its place; the transaction can run
+    again from its first statement."""
+
+
 # Deadlines in order, so that no write commits after its client was told it failed: a lock wait
 # gives up at half the request's deadline, a statement at the deadline, the socket read 2 s after,
 # gunicorn kills a silent worker at 20 s (gunicorn_conf.py), nginx gives up at 30 s. The commit
@@ -70,7 +76,10 @@ class Database:
             mincached=0,
             maxcached=settings.pool_size,
             blocking=True,
-            ping=1,  # check the connection when it is taken from the pool; reconnect if it is gone
+            # No ping when a connection is taken from the pool: each transaction starts with BEGIN
+            # (transaction()), and a connection found dead by it is replaced and the transaction
+            # run again (run()), for the same one round trip.
+            ping=0,
             reset=False,  # every transaction ends in an explicit commit or rollback
             host=settings.db_host,
             port=settings.db_port,
@@ -98,46 +107,64 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[DictCursor]:
-        """One transaction; commits on success, rolls back on any error."""
+        """One transaction; commits on success, rolls back on any error.
+
+        It begins explicitly: the pool then knows a transaction is open and never re-runs one of
+        its statements alone on a new connection when the connection dies half-way (it did without
+        BEGIN: the statements before were lost with the connection, those after committed).
+        """
         conn = self._connect()
+        committing = False
         try:
             cur = conn.cursor()
             try:
+                conn.begin()
                 yield cur
                 if past_deadline():
                     raise DeadlineExceeded("the request's deadline passed before its commit")
+                committing = True
                 conn.commit()
             except BaseException:
-                _quiet_rollback(conn)
+                if not committing:  # a failed commit already put a new connection in the pool
+                    _quiet_rollback(conn)
                 raise
             finally:
                 cur.close()
-        except pymysql.err.OperationalError as exc:
-            code = exc.args[0] if exc.args else 0
+        except (pymysql.err.OperationalError, pymysql.err.InterfaceError) as exc:
+            code = exc.args[0] if isinstance(exc, pymysql.err.OperationalError) and exc.args else 0
             if code == STATEMENT_TIMEOUT:
                 raise DeadlineExceeded("a statement ran past the request's deadline") from exc
-            if code in UNAVAILABLE:
-                raise DatabaseUnavailable(str(exc.args[-1])) from exc
+            if code in UNAVAILABLE or isinstance(exc, pymysql.err.InterfaceError):
+                message = str(exc.args[-1]) if exc.args else str(exc)
+                # the outcome of a commit that died is unknown: that one is not run again
+                raise (DatabaseUnavailable if committing else ConnectionLost)(message) from exc
             raise
-        except pymysql.err.InterfaceError as exc:
-            raise DatabaseUnavailable(str(exc)) from exc
         finally:
             conn.close()  # back to the pool
 
     def run(self, work, attempts: int = 4):
-        """Run work(cursor) in a transaction, retrying deadlocks and lock wait timeouts."""
-        for attempt in range(1, attempts + 1):
+        """Run work(cursor) in a transaction, retrying deadlocks and lock wait timeouts, and a
+        transaction whose connection died before its commit (on a new one, while the request's
+        deadline lasts: after a restart of the server every pooled connection is found dead once)."""
+        lost = 0
+        attempt = 1
+        while True:
             try:
                 with self.transaction() as cur:
                     return work(cur)
+            except ConnectionLost:
+                lost += 1
+                if lost > self.settings.pool_size or past_deadline():
+                    raise
+                continue
             except pymysql.err.OperationalError as exc:
                 if exc.args and exc.args[0] in RETRYABLE and past_deadline():
                     raise DeadlineExceeded("the request's deadline passed while it waited for a lock") from exc
                 if exc.args and exc.args[0] in RETRYABLE and attempt < attempts:
                     time.sleep(0.005 * attempt)
+                    attempt += 1
                     continue
                 raise
-        raise AssertionError("unreachable")
 
     def ping(self) -> bool:
         try:

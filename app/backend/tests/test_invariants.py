@@ -4,6 +4,8 @@ such a case with 409 without writing anything."""
 
 from __future__ import annotations
 
+import time
+
 import pymysql
 import pytest
 
@@ -180,3 +182,36 @@ def test_deadlines_are_in_order():
     assert proxy_read and worst < gunicorn_conf.timeout < min(proxy_read), (worst, gunicorn_conf.timeout, proxy_read)
     with pytest.raises(Exception, match="SMARTSHOP_REQUEST_DEADLINE must be between 2 and 15"):
         Settings.from_env({"SMARTSHOP_REQUEST_DEADLINE": "30"})
+
+
+def test_a_connection_lost_inside_a_transaction_commits_none_of_it(migrated, mariadb):
+    """The server drops the connection (KILL, a network cut, wait_timeout) between two statements
+    of one transaction: the first statement died with the connection, so none of the transaction
+    may commit. The pool reconnects for the next transaction; the lost one is retried whole, from
+    its first statement, on a new connection, and is written exactly once."""
+    from smartshop_backend.db import Database
+
+    database = Database(migrated)
+    killer = root_connection(mariadb, "smartshop")
+    marker = f"killed-{time.monotonic_ns()}"
+    runs = []
+
+    def work(cur):
+        runs.append(1)
+        cur.execute("INSERT INTO users (username) VALUES (%s)", (f"{marker}-a",))
+        if len(runs) == 1:  # the first time only: the server drops this connection
+            cur.execute("SELECT CONNECTION_ID() AS id")
+            with killer.cursor() as kcur:
+                kcur.execute(f"KILL CONNECTION {int(cur.fetchone()['id'])}")
+        cur.execute("INSERT INTO users (username) VALUES (%s)", (f"{marker}-b",))
+
+    try:
+        database.run(work)
+        with killer.cursor() as cur:
+            cur.execute("SELECT username FROM users WHERE username LIKE %s ORDER BY username", (f"{marker}-%",))
+            written = [row[0] for row in cur.fetchall()]
+    finally:
+        killer.close()
+        database.close()
+    assert written == [f"{marker}-a", f"{marker}-b"], written  # both, once: not "b" alone
+    assert len(runs) == 2, runs
