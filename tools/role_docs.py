@@ -84,7 +84,7 @@ def render(role: str) -> str:
     )
     entries = "\n".join(
         f"- `{entry}` (`tasks/{entry}.yml`): {_cell(data['short_description'])}"
-        + (f" Reads {', '.join(f'`{o}`' for o in data.get('options', {}))}." if entry != "main" else "")
+        + (f" Reads {', '.join(f'`{o}`' for o in data['options'])}." if entry != "main" and data.get("options") else "")
         for entry, data in spec.items()
     )
     defaults_text = (ROLES / role / "defaults" / "main.yml").read_text().split("\n", 1)[1].rstrip()
