@@ -65,18 +65,30 @@ def database() -> pymysql.Connection:
     )
 
 
-def write(stop: threading.Event, outcomes: list) -> None:
-    """Creates users through the edge one after another; records (start, end, status, user id, body)."""
+def write(stop: threading.Event, outcomes: list, resent: list | None = None) -> None:
+    """Creates users through the edge one after another; records (start, end, status, user id, body).
+
+    With `resent` (a list), a request whose connection broke before any answer came is sent once
+    more with the same Idempotency-Key on a new connection, as an HTTP client does when the server
+    closed a kept-alive connection under it (nginx's graceful reload closes its idle ones): the key
+    makes the second sending create nothing twice. Its key goes in `resent`."""
     session = requests.Session()
     while not stop.is_set():
         started = time.monotonic()
-        try:
-            answer = session.post(
-                f"{EDGE}/api/users/create", headers={"Idempotency-Key": str(uuid.uuid4())}, timeout=60
-            )
-            status, body = answer.status_code, answer.json()
-        except (requests.RequestException, ValueError) as error:
-            status, body = type(error).__name__, {}
+        key = str(uuid.uuid4())
+        for sending in (1, 2):
+            try:
+                answer = session.post(f"{EDGE}/api/users/create", headers={"Idempotency-Key": key}, timeout=60)
+                status, body = answer.status_code, answer.json()
+            except requests.ConnectionError as error:
+                status, body = type(error).__name__, {}
+                if resent is not None and sending == 1:
+                    resent.append(key)
+                    session = requests.Session()
+                    continue
+            except (requests.RequestException, ValueError) as error:
+                status, body = type(error).__name__, {}
+            break
         outcomes.append((started, time.monotonic(), status, body.get("id") if status in (200, 201) else None, body))
         time.sleep(0.05)
 
