@@ -176,7 +176,8 @@ def test_deadlines_are_in_order():
     from smartshop_backend import gunicorn_conf
     from smartshop_backend.config import Settings
 
-    nginx = (Path(__file__).resolve().parents[2] / "frontend" / "nginx.conf.template").read_text()
+    frontend = Path(__file__).resolve().parents[2] / "frontend"
+    nginx = "".join((frontend / name).read_text() for name in ("nginx.conf.template", "backend_proxy.conf"))
     proxy_read = {int(seconds) for seconds in re.findall(r"proxy_read_timeout (\d+)s;", nginx)}
     worst = Settings().request_deadline + 2  # the socket read gives up 2 s after the deadline
     assert proxy_read and worst < gunicorn_conf.timeout < min(proxy_read), (worst, gunicorn_conf.timeout, proxy_read)
