@@ -4,10 +4,20 @@ import os
 
 from prometheus_client import multiprocess
 
+from smartshop_backend.config import Settings
+
 bind = os.environ.get("SMARTSHOP_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("SMARTSHOP_WORKERS", "2"))
 threads = int(os.environ.get("SMARTSHOP_THREADS", "4"))
 worker_class = "gthread"
+# Each thread holds at most one pooled connection, and the pruner one more: with fewer, a request
+# would wait for a connection with no deadline (the pool blocks) while others keep taking them.
+pool_size = Settings.from_env().pool_size
+if pool_size < threads + 1:
+    raise SystemExit(
+        f"SMARTSHOP_DB_POOL_SIZE ({pool_size}) must be at least SMARTSHOP_THREADS + 1 ({threads + 1}):"
+        " one connection per thread and one for the pruner"
+    )
 keepalive = 5
 # a worker silent this long is killed: above the request's database deadline (10 s, db.py), below
 # nginx's proxy_read_timeout (30 s)

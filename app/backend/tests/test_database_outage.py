@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 
 import docker
@@ -110,7 +111,10 @@ def test_database_killed_under_write_load_loses_no_acknowledged_write(outage_ser
     from smartshop_backend.reconcile import reconcile
 
     container, port = outage_server
-    settings = root_settings(port, "outage-root-password")
+    writers = 8
+    # as in the image, a connection for every thread (the writers and the probe); with fewer, the
+    # probe waited for one while the writers took them in turn (gunicorn_conf.py refuses that)
+    settings = dataclasses.replace(root_settings(port, "outage-root-password"), pool_size=writers + 1)
     migrate(settings)
     app = create_app(settings)
     acknowledged: dict[str, set] = {"users": set(), "orders": set(), "payments": set()}
@@ -138,24 +142,27 @@ def test_database_killed_under_write_load_loses_no_acknowledged_write(outage_ser
                 if paid.status_code == 201:
                     acknowledged["payments"].add(paid.get_json()["payment_id"])
 
-    writers = [threading.Thread(target=writer) for _ in range(8)]
+    writers = [threading.Thread(target=writer, daemon=True) for _ in range(writers)]
     for thread in writers:
         thread.start()
-    time.sleep(4)
-    container.kill()  # SIGKILL: no clean shutdown, whatever was in flight is cut
-    time.sleep(2)
-    container.start()
-    wait_healthy(container)
-    back = time.monotonic()
-    probe = app.test_client()
-    while probe.get("/api/health").status_code != 200:
-        assert time.monotonic() - back < 10, "the API did not answer within 10 s of the database"
-        time.sleep(0.2)
-    recovered_in = time.monotonic() - back
-    time.sleep(2)  # writes go on after the restart
-    stop.set()
-    for thread in writers:
-        thread.join(timeout=60)
+    try:
+        time.sleep(4)
+        container.kill()  # SIGKILL: no clean shutdown, whatever was in flight is cut
+        time.sleep(2)
+        container.start()
+        wait_healthy(container)
+        back = time.monotonic()
+        probe = app.test_client()
+        while (health := probe.get("/api/health")).status_code != 200:
+            assert time.monotonic() - back < 10, f"no answer within 10 s of the database: {health.get_json()}"
+            time.sleep(0.2)
+        recovered_in = time.monotonic() - back
+        time.sleep(2)  # writes go on after the restart
+    finally:  # the writers stop whatever happened, or they would outlive the test
+        stop.set()
+        for thread in writers:
+            thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in writers), "a writer was still waiting 60 s after the stop"
 
     assert len(acknowledged["users"]) > 20 and refused, (len(acknowledged["users"]), refused[:5])
     conn = pymysql.connect(

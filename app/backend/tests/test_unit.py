@@ -1,7 +1,11 @@
 """Unit tests: no database. Randomness is seeded; files are temporary."""
 
+import os
 import random
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -218,3 +222,22 @@ def test_new_database_connections_present_the_password_of_now(tmp_path):
     assert settings.current_db_password() == "first-password-0123456"
     password.write_text("second-password-0123456789\n")
     assert settings.current_db_password() == "second-password-0123456789"
+
+
+@pytest.mark.parametrize(("threads", "pool", "starts"), [("4", "8", True), ("7", "8", True), ("8", "8", False)])
+def test_gunicorn_refuses_a_pool_smaller_than_its_threads_and_the_pruner(threads, pool, starts):
+    """A thread that found every connection taken would wait for one with no deadline."""
+    env = {**os.environ, "SMARTSHOP_THREADS": threads, "SMARTSHOP_DB_POOL_SIZE": pool}
+    result = subprocess.run(
+        [sys.executable, "-c", "import smartshop_backend.gunicorn_conf"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if starts:
+        assert result.returncode == 0, result.stderr
+    else:
+        assert result.returncode != 0
+        assert "SMARTSHOP_DB_POOL_SIZE (8) must be at least SMARTSHOP_THREADS + 1 (9)" in result.stderr
