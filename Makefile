@@ -34,7 +34,12 @@ $(BIN)/.installed: requirements-dev.txt
 	  || { echo "setup: the virtualenv is incomplete" >&2; exit 1; }
 	@touch $@
 
-setup: $(BIN)/.installed ## Create .venv with the pinned tooling (silent when nothing changed)
+# The collections of requirements.yml, linked from the venv's `ansible` package (tools/link_collections.py)
+collections/ansible_collections/.linked: requirements.yml $(BIN)/.installed tools/link_collections.py
+	@$(BIN)/python tools/link_collections.py
+	@touch $@
+
+setup: $(BIN)/.installed collections/ansible_collections/.linked ## Create .venv with the pinned tooling (silent when nothing changed)
 
 engine: setup ## Install and start the Docker engine on this host (role docker_host)
 	@ansible-playbook playbooks/docker_host.yml
