@@ -34,9 +34,9 @@ def promtool():
     return _run_promtool
 
 
-def _run_playbook(home: Path, *args: str) -> tuple[int, str]:
+def _run_playbook(home: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     """ansible-playbook from the repository with the project's configuration, HOME and secrets under
-    `home`; returns (exit code, stdout + stderr)."""
+    `home` (and `env` added); returns (exit code, stdout + stderr)."""
     binary = Path(sys.executable).with_name("ansible-playbook")
     result = subprocess.run(
         [str(binary), *args],
@@ -50,6 +50,7 @@ def _run_playbook(home: Path, *args: str) -> tuple[int, str]:
             "ANSIBLE_FORCE_COLOR": "0",
             "SMARTSHOP_SECRETS_DIR": str(home / "secrets"),
             "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            **(env or {}),
         },
     )
     return result.returncode, result.stdout + result.stderr
