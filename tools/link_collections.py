@@ -59,9 +59,8 @@ def main() -> int:
             info = manifest(origin)
             link.parent.mkdir(parents=True, exist_ok=True)
             relative = os.path.relpath(origin, link.parent)
-            if not link.is_symlink() or os.readlink(link) != relative:
-                if link.is_symlink():
-                    link.unlink()
+            if not (link.is_symlink() and os.readlink(link) == relative):
+                link.unlink(missing_ok=True)  # a link to another venv's copy, or none
                 link.symlink_to(relative)
         if name in wanted and info["version"] != wanted[name]:
             sys.exit(f"link_collections: {name} is {info['version']} here, requirements.yml pins {wanted[name]}")

@@ -111,10 +111,10 @@ def test_database_killed_under_write_load_loses_no_acknowledged_write(outage_ser
     from smartshop_backend.reconcile import reconcile
 
     container, port = outage_server
-    writers = 8
+    writer_count = 8
     # as in the image, a connection for every thread (the writers and the probe); with fewer, the
     # probe waited for one while the writers took them in turn (gunicorn_conf.py refuses that)
-    settings = dataclasses.replace(root_settings(port, "outage-root-password"), pool_size=writers + 1)
+    settings = dataclasses.replace(root_settings(port, "outage-root-password"), pool_size=writer_count + 1)
     migrate(settings)
     app = create_app(settings)
     acknowledged: dict[str, set] = {"users": set(), "orders": set(), "payments": set()}
@@ -142,7 +142,7 @@ def test_database_killed_under_write_load_loses_no_acknowledged_write(outage_ser
                 if paid.status_code == 201:
                     acknowledged["payments"].add(paid.get_json()["payment_id"])
 
-    writers = [threading.Thread(target=writer, daemon=True) for _ in range(writers)]
+    writers = [threading.Thread(target=writer, daemon=True) for _ in range(writer_count)]
     for thread in writers:
         thread.start()
     try:

@@ -52,9 +52,8 @@ class CacheModule(BaseCacheModule):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        options = {name: self.get_option(name) for name in ("_uri", "_prefix", "_timeout")}
         self._files = cache_loader.get(
-            "ansible.builtin.jsonfile", **{name: value for name, value in options.items() if value is not None}
+            "ansible.builtin.jsonfile", **{name: self.get_option(name) for name in ("_uri", "_prefix", "_timeout")}
         )
         self._memory: dict[str, dict[str, object]] = {}
 
@@ -75,8 +74,7 @@ class CacheModule(BaseCacheModule):
 
     def delete(self, key: str) -> None:
         self._memory.pop(key, None)
-        if self._files.contains(key):
-            self._files.delete(key)
+        self._files.delete(key)  # jsonfile ignores a key it does not have
 
     def flush(self) -> None:
         self._memory.clear()
