@@ -4,12 +4,23 @@ Mitogen keeps one Python interpreter per target and sends it each module once, i
 process and a zipped module per task: an idempotent `make up` takes about a third of the time
 (docs/measurements.md). Without the package (an interpreter outside .venv), the plain linear
 strategy runs, and says so once. ANSIBLE_STRATEGY=linear turns Mitogen off for a run.
+
+Mitogen's CPU pinning is turned off. On a machine with fewer than 4 CPUs it pins its multiplexer
+to CPU 0 and every other process, the commands tasks start included, to the rest: on 2 CPUs a
+Docker engine the docker_host role starts (start-stop-daemon, no service manager) ran on CPU 1
+alone, and with it every container it started, the database and the API replicas included
+(docs/measurements.md, session 15). Processes started by a task now get the CPUs the run has.
 """
 
 from __future__ import annotations
 
 try:
+    import ansible_mitogen.affinity
     from ansible_mitogen.plugins.strategy.mitogen_linear import StrategyModule
+
+    # Policy is Mitogen's no-op base class: the controller, its workers and their children keep
+    # the affinity ansible-playbook started with.
+    ansible_mitogen.affinity.policy = ansible_mitogen.affinity.Policy()
 except ImportError:
     from ansible.plugins.strategy.linear import StrategyModule as _Linear
     from ansible.utils.display import Display
