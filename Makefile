@@ -20,13 +20,13 @@ ROLES       := docker_host images network pki mysql backend frontend exporters p
                simulator registry
 SCENARIOS   := $(notdir $(wildcard molecule/*))
 
-.PHONY: help setup engine images browser ssh-client groovy up verify security-check rotate-secrets backup restore down lint unit app-test test test-role test-scenario test-molecule test-drills \
+.PHONY: help setup engine images browser mysqldb ssh-client groovy up verify security-check rotate-secrets backup restore down lint unit app-test test test-role test-scenario test-molecule test-drills \
 	bench bench-api bench-driver soak drills bench-stats bench-simulator bench-scale simulate clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(BIN)/.installed: requirements-dev.txt
+$(BIN)/.installed: requirements-dev.txt app/backend/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt 2>&1 \
 	  | grep -v "^WARNING: Location" || true
@@ -54,6 +54,13 @@ groovy: ## Install Debian's groovy (checks the Jenkinsfile's syntax)
 ssh-client: ## Install Debian's OpenSSH client (Ansible reaches molecule/multi-host's hosts over SSH)
 	@command -v ssh >/dev/null || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-client >/dev/null; }
+
+# The API's database driver is Debian's python3-mysqldb (as in its image): linked into .venv for the tests.
+mysqldb: setup ## Install Debian's python3-mysqldb and make it importable from .venv (the backend's tests)
+	@dpkg -s python3-mysqldb >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-mysqldb >/dev/null; }
+	@ln -sfn /usr/lib/python3/dist-packages/MySQLdb "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/MySQLdb"
+	@$(BIN)/python -c "import MySQLdb" || { echo "mysqldb: .venv cannot import Debian's MySQLdb" >&2; exit 1; }
 
 browser: ## Install Debian's chromium for the browser tests (never a downloaded browser)
 	@command -v chromium >/dev/null || { apt-get update -qq && \
@@ -88,12 +95,12 @@ lint: setup ## yamllint, ansible-lint (production profile), ruff
 	ruff check .
 	ruff format --check .
 
-unit: setup groovy ## Unit tests: the repository (tests/) and the backend's (no database)
+unit: setup groovy mysqldb ## Unit tests: the repository (tests/) and the backend's (no database)
 	@mkdir -p $(REPORTS)
 	pytest -q -n 2 --dist loadfile --junitxml=$(REPORTS)/unit.xml -m "not needs_images" tests app/backend/tests/test_unit.py \
 	  app/simulator/tests/test_unit.py
 
-app-test: images browser ## Application tests: MariaDB integration, gunicorn, fuzzing, browser
+app-test: images browser mysqldb ## Application tests: MariaDB integration, gunicorn, fuzzing, browser
 	@mkdir -p $(REPORTS)
 	pytest -q --junitxml=$(REPORTS)/app.xml app tests/test_dashboards.py tests/test_alert_rules.py
 

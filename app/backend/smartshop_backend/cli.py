@@ -1,4 +1,4 @@
-"""smartshop-backend: `migrate` applies the schema migrations; `serve` runs gunicorn; `reconcile`
+"""smartshop-backend: `migrate` applies the schema migrations; `serve` runs the HTTP server (server.py); `reconcile`
 checks the counters /api/stats reads against the rows they count (exit 1 on a difference); `prune`
 deletes what is past its keeping time (prune.py)."""
 
@@ -11,7 +11,7 @@ import os
 import sys
 import time
 
-import pymysql
+import MySQLdb
 
 from .config import ConfigError, Settings
 from .requestlog import configure_logging
@@ -28,7 +28,7 @@ def _migrate(args: argparse.Namespace) -> int:
         try:
             applied = migrate(settings)
             break
-        except pymysql.err.OperationalError as exc:
+        except MySQLdb.OperationalError as exc:
             if time.monotonic() >= deadline:
                 log.error("database unreachable after %s s: %s", args.wait, exc.args[-1])
                 return 1
@@ -75,11 +75,12 @@ def _prune(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    Settings.from_env()  # fail here, with a clear message, rather than in every worker
-    os.execvp(
-        "gunicorn",
-        ["gunicorn", "-c", "python:smartshop_backend.gunicorn_conf", "smartshop_backend.wsgi:app"],
-    )
+    from . import server
+
+    # fail here, with a clear message, rather than in every worker
+    argv = server.command(dict(os.environ), Settings.from_env())
+    server.clear_metrics_dir(dict(os.environ))
+    os.execvp(argv[0], argv)
     return 1  # not reached
 
 
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     check.set_defaults(func=_reconcile)
     prune = sub.add_parser("prune", help="delete what is past its keeping time now (the API does it every 5 min)")
     prune.set_defaults(func=_prune)
-    serve = sub.add_parser("serve", help="run the API under gunicorn")
+    serve = sub.add_parser("serve", help="run the API (granian, server.py)")
     serve.set_defaults(func=_serve)
     args = parser.parse_args(argv)
     try:

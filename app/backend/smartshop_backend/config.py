@@ -35,9 +35,17 @@ def _credential(env: dict[str, str], name: str) -> str:
     return value
 
 
+# libmariadb's option file for TLS connections: the server's certificate must also name the host
+# connected to (the CA alone only proves who signed it).
+TLS_OPTIONS = Path(__file__).with_name("tls_client.cnf")
+
+
 def connect_args(settings: Settings) -> dict:
-    """PyMySQL arguments every connection of the application shares (TLS when a CA is given)."""
-    return {"ssl": {"ca": settings.db_ssl_ca}} if settings.db_ssl_ca else {}
+    """Driver (MySQLdb) arguments every connection of the application shares: TLS, with the chain
+    and the host name checked, when a CA is given."""
+    if not settings.db_ssl_ca:
+        return {}
+    return {"ssl": {"ca": settings.db_ssl_ca}, "read_default_file": str(TLS_OPTIONS), "read_default_group": "client"}
 
 
 def _readable(env: dict[str, str], name: str) -> str:

@@ -1,4 +1,5 @@
-"""A pool of PyMySQL connections (DBUtils), transactions with retry, and the error mapping."""
+"""A pool of MySQLdb connections (mysqlclient, Debian's python3-mysqldb; DBUtils), transactions with
+retry, and the error mapping."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pymysql
+import MySQLdb
 from dbutils.pooled_db import PooledDB
-from pymysql.cursors import DictCursor
+from MySQLdb.cursors import DictCursor
 
 from .config import Settings, connect_args
 
@@ -19,8 +20,10 @@ log = logging.getLogger(__name__)
 
 # Server errors worth retrying the whole transaction for: deadlock, lock wait timeout.
 RETRYABLE = {1213, 1205}
-# Errors meaning the server cannot be reached or the connection was lost.
-UNAVAILABLE = {2003, 2006, 2013, 2055, 1040, 1053}
+# Errors meaning the server cannot be reached or the connection was lost: no socket, no route, the
+# name unknown (its container is gone), gone away, lost, too many connections, shutting down,
+# connection killed.
+UNAVAILABLE = {2002, 2003, 2005, 2006, 2013, 2055, 1040, 1053, 1927}
 
 
 # The server stopped a statement at max_statement_time (the request's deadline).
@@ -65,11 +68,11 @@ class Database:
         self.settings = settings
 
         # A new connection presents the password of now: a rotated one applies without a restart.
-        def connect(**kwargs: Any) -> pymysql.connections.Connection:
+        def connect(**kwargs: Any) -> MySQLdb.connections.Connection:
             kwargs["password"] = settings.current_db_password() if password is None else password
-            return pymysql.connect(**kwargs)
+            return MySQLdb.connect(**kwargs)
 
-        connect.dbapi = pymysql  # what DBUtils takes the error classes and thread safety from
+        connect.dbapi = MySQLdb  # what DBUtils takes the error classes and thread safety from
         self._pool = PooledDB(
             creator=connect,
             maxconnections=settings.pool_size,
@@ -102,7 +105,7 @@ class Database:
     def _connect(self) -> Any:
         try:
             return self._pool.connection()
-        except pymysql.err.OperationalError as exc:
+        except MySQLdb.OperationalError as exc:
             raise DatabaseUnavailable(str(exc.args[-1] if exc.args else exc)) from exc
 
     @contextmanager
@@ -130,11 +133,11 @@ class Database:
                 raise
             finally:
                 cur.close()
-        except (pymysql.err.OperationalError, pymysql.err.InterfaceError) as exc:
-            code = exc.args[0] if isinstance(exc, pymysql.err.OperationalError) and exc.args else 0
+        except (MySQLdb.OperationalError, MySQLdb.InterfaceError) as exc:
+            code = exc.args[0] if isinstance(exc, MySQLdb.OperationalError) and exc.args else 0
             if code == STATEMENT_TIMEOUT:
                 raise DeadlineExceeded("a statement ran past the request's deadline") from exc
-            if code in UNAVAILABLE or isinstance(exc, pymysql.err.InterfaceError):
+            if code in UNAVAILABLE or isinstance(exc, MySQLdb.InterfaceError):
                 message = str(exc.args[-1]) if exc.args else str(exc)
                 # the outcome of a commit that died is unknown: that one is not run again
                 raise (DatabaseUnavailable if committing else ConnectionLost)(message) from exc
@@ -157,7 +160,7 @@ class Database:
                 if lost > self.settings.pool_size or past_deadline():
                     raise
                 continue
-            except pymysql.err.OperationalError as exc:
+            except MySQLdb.OperationalError as exc:
                 if exc.args and exc.args[0] in RETRYABLE and past_deadline():
                     raise DeadlineExceeded("the request's deadline passed while it waited for a lock") from exc
                 if exc.args and exc.args[0] in RETRYABLE and attempt < attempts:
@@ -171,7 +174,7 @@ class Database:
             with self.transaction() as cur:
                 cur.execute("SELECT 1 AS ok")
                 return cur.fetchone()["ok"] == 1
-        except (DatabaseUnavailable, pymysql.err.MySQLError):
+        except (DatabaseUnavailable, MySQLdb.MySQLError):
             return False
 
     def close(self) -> None:
@@ -181,5 +184,5 @@ class Database:
 def _quiet_rollback(conn: Any) -> None:
     try:
         conn.rollback()
-    except pymysql.err.MySQLError:
+    except MySQLdb.MySQLError:
         log.debug("rollback failed on a broken connection")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-import pymysql
+import MySQLdb
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
@@ -69,8 +69,8 @@ def register(app: Flask) -> None:
         log.warning("database unavailable: %s", exc)
         return error_body(503, "database unavailable, retry later")
 
-    @app.errorhandler(pymysql.err.MySQLError)
-    def _db_error(exc: pymysql.err.MySQLError):
+    @app.errorhandler(MySQLdb.MySQLError)
+    def _db_error(exc: MySQLdb.MySQLError):
         if exc.args and exc.args[0] in OUT_OF_SPACE:
             app.extensions["smartshop.metrics"].db_error("out_of_space")
             log.error("database out of space: %r", exc)

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-import pymysql
+import MySQLdb
 
 from .config import Settings, connect_args
 
@@ -46,7 +46,7 @@ def available() -> list[Migration]:
 
 def migrate(settings: Settings, lock_timeout: int = 60) -> list[int]:
     """Apply pending migrations as the migrator user. Returns the versions applied."""
-    conn = pymysql.connect(
+    conn = MySQLdb.connect(
         host=settings.db_host,
         port=settings.db_port,
         user=settings.migrator_user,

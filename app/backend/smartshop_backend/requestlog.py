@@ -19,6 +19,8 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 
 class JSONFormatter(logging.Formatter):
+    converter = time.gmtime  # timestamps in UTC
+
     def format(self, record: logging.LogRecord) -> str:
         line = {
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
@@ -47,7 +49,7 @@ class AccessLog:
         atexit.register(self.flush)
 
     def write(self, fields: dict) -> None:
-        if self._pid != os.getpid():  # one flusher per process (gunicorn forks its workers)
+        if self._pid != os.getpid():  # one flusher per process (one per server worker)
             self._pid = os.getpid()
             threading.Thread(target=self._flusher, name="smartshop-access-flush", daemon=True).start()
         now = time.time()
@@ -79,7 +81,6 @@ def configure_logging(level: str = "INFO") -> None:
     global ACCESS
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JSONFormatter())
-    JSONFormatter.converter = time.gmtime  # timestamps in UTC
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

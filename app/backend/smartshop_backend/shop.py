@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import pymysql
+import MySQLdb
 
 from . import activity
 from .counters import Counters
@@ -77,7 +77,7 @@ class Shop:
             try:
                 cur.execute("INSERT INTO users (username, email) VALUES (%s, %s)", (name, email))
                 break
-            except pymysql.err.IntegrityError as exc:
+            except MySQLdb.IntegrityError as exc:
                 if exc.args[0] != DUPLICATE_KEY:
                     raise
                 if username:
@@ -160,7 +160,7 @@ class Shop:
                 " VALUES (%s, %s, %s, %s, %s, %s)",
                 (user_id, product["id"], quantity, amount, now, now),
             )
-        except pymysql.err.IntegrityError as exc:
+        except MySQLdb.IntegrityError as exc:
             if exc.args[0] == FOREIGN_KEY_MISSING:
                 raise NotFound(f"user {user_id} not found", field="user_id") from None
             raise
@@ -282,7 +282,7 @@ class Shop:
                 "INSERT INTO payments (order_id, status, amount, requested_status) VALUES (%s, %s, %s, %s)",
                 (order_id, outcome, amount, requested),
             )
-        except pymysql.err.IntegrityError as exc:
+        except MySQLdb.IntegrityError as exc:
             # the database's own rule (migration 0003): one successful payment per order, whatever
             # the status column says (a row changed by hand, a bug in the rules above)
             if exc.args[0] != DUPLICATE_KEY:
@@ -326,7 +326,7 @@ class Shop:
                 (key, endpoint, fingerprint),
             )
             return None
-        except pymysql.err.IntegrityError as exc:
+        except MySQLdb.IntegrityError as exc:
             if exc.args[0] != DUPLICATE_KEY:
                 raise
         cur.execute("SELECT request_hash, status_code, response FROM idempotency_keys WHERE idem_key = %s", (key,))

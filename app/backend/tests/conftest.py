@@ -4,9 +4,12 @@ with the same least-privilege users as the mysql role; the Flask app bound to it
 from __future__ import annotations
 
 import contextlib
+import datetime
+import ipaddress
 import secrets
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import docker
 import pymysql
@@ -23,18 +26,75 @@ SCRAPE_PASSWORD = secrets.token_urlsafe(24)
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 
 
+def _certificate(subject: str, key, issuer: str, issuer_key, ca: bool, ip: str | None = None):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if ip:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]), False)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _tls_files(directory: Path) -> dict[str, Path]:
+    """A CA, the server's certificate for 127.0.0.1 only (signed by it), and a CA that signed nothing."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    pem = serialization.Encoding.PEM
+    files = {}
+    ca_key, other_key, server_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    ca = _certificate("test CA", ca_key, "test CA", ca_key, ca=True)
+    for name, cert in (
+        ("ca.pem", ca),
+        ("other-ca.pem", _certificate("other CA", other_key, "other CA", other_key, ca=True)),
+        ("server.pem", _certificate("mariadb", server_key, "test CA", ca_key, ca=False, ip="127.0.0.1")),
+    ):
+        files[name] = directory / name
+        files[name].write_bytes(cert.public_bytes(pem))
+    files["server-key.pem"] = directory / "server-key.pem"
+    files["server-key.pem"].write_bytes(
+        server_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    directory.chmod(0o755)
+    for path in files.values():
+        path.chmod(0o644)  # the server runs as uid 999; a throw-away key of the test
+    return files
+
+
 @pytest.fixture(scope="session")
-def mariadb(docker_client, images) -> Iterator[dict]:
-    """A fresh server for the session: host, port, root password."""
+def mariadb(docker_client, images, tmp_path_factory) -> Iterator[dict]:
+    """A fresh server for the session: host, port, root password; TLS offered with a certificate
+    for 127.0.0.1 only (tls: the CA that signed it and one that did not)."""
     with contextlib.suppress(docker.errors.NotFound):
         docker_client.containers.get(CONTAINER).remove(force=True)
     root_password = secrets.token_hex(16)
+    tls = _tls_files(tmp_path_factory.mktemp("tls"))
     container = docker_client.containers.run(
         images["mysql"],
-        command=["--skip-name-resolve", "--character-set-server=utf8mb4", "--max-connections=500"],
+        command=[
+            "--skip-name-resolve",
+            "--character-set-server=utf8mb4",
+            "--max-connections=500",
+            "--ssl-ca=/tls/ca.pem",
+            "--ssl-cert=/tls/server.pem",
+            "--ssl-key=/tls/server-key.pem",
+        ],
         name=CONTAINER,
         user="999:999",
         environment={"MARIADB_ROOT_PASSWORD": root_password, "MARIADB_ROOT_HOST": "%"},
+        volumes={str(tls["ca.pem"].parent): {"bind": "/tls", "mode": "ro"}},
         ports={"3306/tcp": ("127.0.0.1", None)},
         healthcheck={
             "test": ["CMD", "healthcheck.sh", "--connect", "--innodb_initialized"],
@@ -55,7 +115,7 @@ def mariadb(docker_client, images) -> Iterator[dict]:
                 pytest.fail(f"MariaDB did not become healthy:\n{container.logs().decode()[-3000:]}")
             time.sleep(0.5)
         port = int(container.ports["3306/tcp"][0]["HostPort"])
-        yield {"host": "127.0.0.1", "port": port, "root_password": root_password, "container": container}
+        yield {"host": "127.0.0.1", "port": port, "root_password": root_password, "container": container, "tls": tls}
     finally:
         container.remove(force=True)
 

@@ -113,7 +113,7 @@ def test_database_killed_under_write_load_loses_no_acknowledged_write(outage_ser
     container, port = outage_server
     writer_count = 8
     # as in the image, a connection for every thread (the writers and the probe); with fewer, the
-    # probe waited for one while the writers took them in turn (gunicorn_conf.py refuses that)
+    # probe waited for one while the writers took them in turn (server.py refuses that)
     settings = dataclasses.replace(root_settings(port, "outage-root-password"), pool_size=writer_count + 1)
     migrate(settings)
     app = create_app(settings)

@@ -169,18 +169,23 @@ def test_a_request_that_waits_past_its_deadline_answers_503_and_writes_nothing(c
 
 
 def test_deadlines_are_in_order():
-    """Database deadlines below gunicorn's worker timeout, below nginx's proxy timeout."""
+    """Database deadlines below the server's stop grace and nginx's proxy timeout; nginx lets a
+    kept-alive connection to a replica go before the server would close it."""
     import re
     from pathlib import Path
 
-    from smartshop_backend import gunicorn_conf
+    from smartshop_backend import server
     from smartshop_backend.config import Settings
 
     frontend = Path(__file__).resolve().parents[2] / "frontend"
     nginx = "".join((frontend / name).read_text() for name in ("nginx.conf.template", "backend_proxy.conf"))
     proxy_read = {int(seconds) for seconds in re.findall(r"proxy_read_timeout (\d+)s;", nginx)}
-    worst = Settings().request_deadline + 2  # the socket read gives up 2 s after the deadline
-    assert proxy_read and worst < gunicorn_conf.timeout < min(proxy_read), (worst, gunicorn_conf.timeout, proxy_read)
+    upstream = re.search(r"upstream smartshop_backend \{[^}]*keepalive_timeout (\d+)s;", nginx)
+    deadline = Settings().request_deadline
+    worst = deadline + 2  # the socket read gives up 2 s after the deadline
+    assert proxy_read and worst < min(proxy_read), (worst, proxy_read)
+    assert deadline <= server.GRACE  # on SIGTERM a request still inside its deadline finishes
+    assert upstream and int(upstream.group(1)) < server.IDLE, nginx
     with pytest.raises(Exception, match="SMARTSHOP_REQUEST_DEADLINE must be between 2 and 15"):
         Settings.from_env({"SMARTSHOP_REQUEST_DEADLINE": "30"})
 

@@ -1,13 +1,16 @@
-"""The app served by gunicorn (2 workers x 4 threads), as in the image: metrics across workers,
-JSON access logs, and schemathesis fuzzing the live app from its own OpenAPI document."""
+"""The app served as in the image (`smartshop-backend serve`: granian, 2 workers x 4 threads): metrics
+across workers, JSON logs, a graceful stop, and schemathesis fuzzing the live app from its own
+OpenAPI document."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,27 +23,27 @@ from .conftest import OPERATOR, OPERATOR_TOKEN, SCRAPE_PASSWORD
 BACKEND = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def live_server(migrated, tmp_path_factory):
+def _serve(settings, directory: Path) -> tuple[subprocess.Popen, str, Path]:
+    """`smartshop-backend serve` as the image runs it, on a free loopback port; its log in directory."""
     port = free_port()
-    multiproc = tmp_path_factory.mktemp("prom")
-    log_path = tmp_path_factory.mktemp("log") / "gunicorn.log"
+    multiproc = directory / "prom"
+    log_path = directory / "server.log"
     env = {
         **os.environ,
         "PYTHONPATH": str(BACKEND),
-        "SMARTSHOP_DB_HOST": migrated.db_host,
-        "SMARTSHOP_DB_PORT": str(migrated.db_port),
-        "SMARTSHOP_DB_USER": migrated.db_user,
-        "SMARTSHOP_DB_PASSWORD": migrated.db_password,
+        "SMARTSHOP_DB_HOST": settings.db_host,
+        "SMARTSHOP_DB_PORT": str(settings.db_port),
+        "SMARTSHOP_DB_USER": settings.db_user,
+        "SMARTSHOP_DB_PASSWORD": settings.db_password,
         "SMARTSHOP_BIND": f"127.0.0.1:{port}",
         "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",  # granian
         "SMARTSHOP_OPERATOR_TOKEN": OPERATOR_TOKEN,
         "SMARTSHOP_SCRAPE_PASSWORD": SCRAPE_PASSWORD,
     }
-    gunicorn = Path(sys.executable).with_name("gunicorn")
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [str(gunicorn), "-c", "python:smartshop_backend.gunicorn_conf", "smartshop_backend.wsgi:app"],
+            [sys.executable, "-m", "smartshop_backend", "serve"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -55,8 +58,15 @@ def live_server(migrated, tmp_path_factory):
         except requests.ConnectionError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"gunicorn did not start:\n{log_path.read_text()[-3000:]}")
+            proc.kill()
+            pytest.fail(f"the server did not start:\n{log_path.read_text()[-3000:]}")
         time.sleep(0.2)
+    return proc, base, log_path
+
+
+@pytest.fixture(scope="module")
+def live_server(migrated, tmp_path_factory):
+    proc, base, log_path = _serve(migrated, tmp_path_factory.mktemp("live"))
     yield {"url": base, "log": log_path}
     proc.terminate()
     proc.wait(timeout=15)
@@ -129,3 +139,48 @@ def test_fuzz_no_server_errors_and_true_to_the_document(live_server, tmp_path):
     tested = re.search(r"(\d+) passed", result.stdout)
     assert tested, result.stdout[-3000:]
     assert int(tested.group(1)) >= 20, result.stdout[-3000:]  # every operation but the excluded one
+
+
+def test_every_line_the_server_writes_is_json(live_server):
+    requests.get(f"{live_server['url']}/api/products", timeout=5)
+    time.sleep(1.2)
+    lines = live_server["log"].read_text().splitlines()
+    assert any("granian" in json.loads(line)["logger"] for line in lines), lines[:5]  # its own lines too
+    for line in lines:
+        entry = json.loads(line)
+        assert {"ts", "level", "logger", "message"} <= entry.keys(), entry
+
+
+def test_a_request_in_flight_when_the_server_is_told_to_stop_is_answered(migrated, mariadb, tmp_path):
+    """SIGTERM (docker stop, a rolling update): the workers finish what they hold, then stop."""
+    from .conftest import root_connection
+
+    proc, base, _ = _serve(migrated, tmp_path)
+    try:
+        with requests.Session() as s:
+            user = s.post(f"{base}/api/users/create", timeout=5).json()
+            order = s.post(f"{base}/api/orders/create/{user['id']}", timeout=5).json()
+        holder = root_connection(mariadb, migrated.db_name)
+        holder.autocommit(False)
+        answers: list = []
+        try:
+            with holder.cursor() as cur:  # the request waits for this row lock
+                cur.execute("SELECT id FROM orders WHERE id = %s FOR UPDATE", (order["id"],))
+                url = f"{base}/api/orders/validate/{order['id']}"
+                waiting = threading.Thread(target=lambda: answers.append(requests.post(url, timeout=15)))
+                waiting.start()
+                time.sleep(1)
+                proc.send_signal(signal.SIGTERM)
+                time.sleep(1)
+                assert proc.poll() is None  # still finishing the request
+        finally:
+            holder.rollback()
+            holder.close()
+        waiting.join(timeout=15)
+        assert answers and answers[0].status_code == 200, answers
+        assert answers[0].json()["status"] == "validated"
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

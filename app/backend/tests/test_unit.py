@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from smartshop_backend import create_app, domain
+from smartshop_backend import create_app, domain, server
 from smartshop_backend.config import ConfigError, Settings
 from smartshop_backend.counters import Counters
 from smartshop_backend.migrate import Migration, available
@@ -55,7 +55,9 @@ def test_a_database_ca_makes_every_connection_tls_and_secrets_stay_out_of_repr(t
     ca = tmp_path / "ca.pem"
     ca.write_text("-----BEGIN CERTIFICATE-----\n")
     s = Settings.from_env({"SMARTSHOP_DB_SSL_CA": str(ca), "SMARTSHOP_OPERATOR_TOKEN": "t" * 32})
-    assert connect_args(s) == {"ssl": {"ca": str(ca)}}
+    args = connect_args(s)
+    assert args["ssl"] == {"ca": str(ca)}
+    assert "ssl-verify-server-cert=1" in Path(args["read_default_file"]).read_text().splitlines()
     assert connect_args(Settings.from_env({})) == {}
     assert "t" * 32 not in repr(s)
 
@@ -225,19 +227,39 @@ def test_new_database_connections_present_the_password_of_now(tmp_path):
 
 
 @pytest.mark.parametrize(("threads", "pool", "starts"), [("4", "8", True), ("7", "8", True), ("8", "8", False)])
-def test_gunicorn_refuses_a_pool_smaller_than_its_threads_and_the_pruner(threads, pool, starts):
+def test_serve_refuses_a_pool_smaller_than_its_threads_and_the_pruner(threads, pool, starts):
     """A thread that found every connection taken would wait for one with no deadline."""
-    env = {**os.environ, "SMARTSHOP_THREADS": threads, "SMARTSHOP_DB_POOL_SIZE": pool}
-    result = subprocess.run(
-        [sys.executable, "-c", "import smartshop_backend.gunicorn_conf"],
+    env = {"SMARTSHOP_THREADS": threads, "SMARTSHOP_DB_POOL_SIZE": pool, "SMARTSHOP_BIND": "127.0.0.1:8123"}
+    if starts:
+        argv = server.command(env, Settings.from_env(env))
+        assert argv[argv.index("--blocking-threads") + 1] == threads
+        assert argv[argv.index("--workers") + 1] == "2"
+        assert (argv[argv.index("--host") + 1], argv[argv.index("--port") + 1]) == ("127.0.0.1", "8123")
+        assert argv[-1] == "smartshop_backend.wsgi:app"
+        return
+    result = subprocess.run(  # as the image starts it: refused before any server starts, exit 2
+        [sys.executable, "-m", "smartshop_backend", "serve"],
         cwd=Path(__file__).resolve().parent.parent,
-        env=env,
+        env={**os.environ, **env},
         capture_output=True,
         text=True,
         timeout=60,
     )
-    if starts:
-        assert result.returncode == 0, result.stderr
-    else:
-        assert result.returncode != 0
-        assert "SMARTSHOP_DB_POOL_SIZE (8) must be at least SMARTSHOP_THREADS + 1 (9)" in result.stderr
+    assert result.returncode == 2
+    assert "SMARTSHOP_DB_POOL_SIZE (8) must be at least SMARTSHOP_THREADS + 1 (9)" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("name", "value"), [("SMARTSHOP_BIND", "8000"), ("SMARTSHOP_BIND", "host:port"),
+                                             ("SMARTSHOP_WORKERS", "0"), ("SMARTSHOP_THREADS", "many")])  # fmt: skip
+def test_serve_names_a_bad_server_setting(name, value):
+    with pytest.raises(ConfigError, match=name):
+        server.command({name: value}, Settings.from_env({}))
+
+
+def test_serve_empties_the_metrics_directory_of_a_previous_run(tmp_path):
+    (tmp_path / "counter_1234.db").write_bytes(b"stale")
+    (tmp_path / "sub").mkdir()
+    server.clear_metrics_dir({"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
+    assert list(tmp_path.iterdir()) == []
+    server.clear_metrics_dir({"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "new")})
+    assert (tmp_path / "new").is_dir()
