@@ -45,7 +45,8 @@ engine: setup ## Install and start the Docker engine on this host (role docker_h
 	@ansible-playbook playbooks/docker_host.yml
 
 images: engine ## Build or pull the images the application tests and benchmarks use
-	@ansible-playbook playbooks/images.yml
+	@# airgap: built here, never a probe of Docker Hub (the tests talk to this machine only)
+	@ansible-playbook playbooks/images.yml -e smartshop_image_source=airgap
 
 groovy: ## Install Debian's groovy (checks the Jenkinsfile's syntax)
 	@command -v groovy >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
@@ -67,8 +68,8 @@ browser: ## Install Debian's chromium for the browser tests (never a downloaded 
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 	@chromium --version
 
-up: setup ## Provision the whole stack on the local Docker host (site.yml)
-	ansible-playbook site.yml
+up: setup ## Provision the whole stack on the local Docker host (site.yml) [ARGS='-e smartshop_image_source=airgap']
+	ansible-playbook site.yml $(ARGS)
 
 verify: setup ## Check the deployed stack: containers healthy, Prometheus targets up, API and console answer
 	ansible-playbook playbooks/verify.yml
@@ -100,7 +101,7 @@ unit: setup groovy mysqldb ## Unit tests: the repository (tests/) and the backen
 	pytest -q -n 2 --dist loadfile --junitxml=$(REPORTS)/unit.xml -m "not needs_images" tests app/backend/tests/test_unit.py \
 	  app/simulator/tests/test_unit.py
 
-app-test: images browser mysqldb ## Application tests: MariaDB integration, gunicorn, fuzzing, browser
+app-test: images browser mysqldb ## Application tests: MariaDB integration, granian, fuzzing, browser
 	@mkdir -p $(REPORTS)
 	pytest -q --junitxml=$(REPORTS)/app.xml app tests/test_dashboards.py tests/test_alert_rules.py
 
@@ -126,11 +127,11 @@ bench-api: images ## Through the published port of a stack site.yml deploys (cei
 	  rm -rf $(HOME)/.smartshop/bench-secrets; exit $$rc
 
 DRIVER_VENV := $(VENV)-driver
-bench-driver: ## PyMySQL versus mysqlclient (Debian's python3-mysqldb): client CPU per transaction, against `make up`'s MariaDB
+bench-driver: ## PyMySQL versus mysqlclient (Debian's python3-mysqldb, the API's driver): client CPU per transaction, against `make up`'s MariaDB
 	@test -x /usr/bin/python3 && dpkg -s python3-mysqldb python3-venv >/dev/null 2>&1 || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-mysqldb python3-venv >/dev/null; }
 	@test -x $(DRIVER_VENV)/bin/python || /usr/bin/python3 -m venv --system-site-packages $(DRIVER_VENV)
-	@$(DRIVER_VENV)/bin/pip install --quiet --disable-pip-version-check "$$(grep -i '^pymysql==' app/backend/requirements.txt)"
+	@$(DRIVER_VENV)/bin/pip install --quiet --disable-pip-version-check "$$(grep -i '^pymysql==' requirements-dev.txt)"
 	$(DRIVER_VENV)/bin/python bench/bench_driver.py
 
 soak: setup ## The simulator at RATE for DURATION s (default 1800) on `make up`'s stack: unexpected 5xx, memory, table sizes
@@ -155,7 +156,10 @@ test-role: engine ## Molecule for one role: make test-role ROLE=mysql
 	@test -n "$(ROLE)" || { echo "usage: make test-role ROLE=<role>" >&2; exit 2; }
 	@test -d roles/$(ROLE)/molecule || { echo "test-role: roles/$(ROLE) has no molecule scenario" >&2; exit 2; }
 	@mkdir -p $(REPORTS)
-	cd roles/$(ROLE) && SMARTSHOP_JUNIT_XML=$(REPORTS)/molecule-$(ROLE).xml molecule test --all
+	@# molecule keeps each scenario's state (prepared, converged), secrets and fact cache in
+	@# ~/.ansible/tmp between runs, and skips a prepare it believes done: every test starts afresh
+	cd roles/$(ROLE) && molecule reset --all \
+	  && SMARTSHOP_JUNIT_XML=$(REPORTS)/molecule-$(ROLE).xml molecule test --all
 
 test-scenario: engine ssh-client ## One cross-role scenario: make test-scenario SCENARIO=multi-host
 	@test -n "$(SCENARIO)" || { echo "usage: make test-scenario SCENARIO=<$(SCENARIOS)>" >&2; exit 2; }
@@ -163,6 +167,8 @@ test-scenario: engine ssh-client ## One cross-role scenario: make test-scenario 
 	@mkdir -p $(REPORTS)
 	@# the whole output goes to the terminal and to reports/molecule-<scenario>.log; on failure, the
 	@# failed and unreachable tasks are repeated last (a CI log keeps only its tail)
+	@# afresh, as test-role: a stale state once skipped this scenario's prepare (no hosts, converge unreachable)
+	molecule reset -s $(SCENARIO)
 	set -o pipefail; SMARTSHOP_JUNIT_XML=$(REPORTS)/molecule-$(SCENARIO).xml molecule test -s $(SCENARIO) 2>&1 \
 	  | tee $(REPORTS)/molecule-$(SCENARIO).log || { status=$$?; \
 	    echo "== $(SCENARIO) failed; its failed and unreachable tasks (whole log: reports/molecule-$(SCENARIO).log):"; \

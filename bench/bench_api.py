@@ -11,7 +11,7 @@ mixed / ceiling, a figure that carries from one machine to another. The JSON has
 figures at the top level and the container's under "container".
 
 The container runs, and `stats`, start their own stack (MariaDB on a volume, the migration, one
-backend container with gunicorn 2 workers x 4 threads) under the prefix smartshop-bench and
+backend container with granian 2 workers x 4 threads) under the prefix smartshop-bench and
 remove it after. The mixed journey writes users and orders into the stack it measures.
 """
 
@@ -205,7 +205,7 @@ def main() -> int:
     )
     m.add_argument("--url", default=os.environ.get("API_URL", "http://127.0.0.1:8000"))
     m.add_argument("--token-file", type=Path, default=Path(os.environ.get("OPERATOR_TOKEN_FILE", DEFAULT_TOKEN)))
-    m.add_argument("--workers", default=os.environ.get("WORKERS", "2"), help="container: gunicorn workers (2)")
+    m.add_argument("--workers", default=os.environ.get("WORKERS", "2"), help="container: granian workers (2)")
     m.add_argument("--threads", default=os.environ.get("THREADS", "4"), help="container: threads per worker (4)")
     s = sub.add_parser("stats")
     s.add_argument("--orders", type=int, default=int(os.environ.get("ORDERS", "1000000")))

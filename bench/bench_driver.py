@@ -1,4 +1,5 @@
-"""PyMySQL (the API's driver) versus mysqlclient (Debian's python3-mysqldb, C) on the API's own
+"""PyMySQL (pure Python, the API's driver until 2026-12) versus mysqlclient (Debian's python3-mysqldb, C,
+the API's driver since: this benchmark chose it) on the API's own
 kind of work: one transaction per request with a few short statements, over TLS, as the API's
 database account. Prints the client CPU and wall time per transaction for each driver; the last
 line is one JSON object.
@@ -6,7 +7,7 @@ line is one JSON object.
     make bench-driver        # against the running stack's MariaDB (127.0.0.1:3306, `make up`)
 
 Run by Debian's python3 (python3-mysqldb is built for it) in a virtualenv that also holds the
-pinned PyMySQL; reads the account's password and the stack's CA from the secrets directory.
+PyMySQL pinned in requirements-dev.txt; reads the account's password and the stack's CA from the secrets directory.
 """
 
 from __future__ import annotations

@@ -109,7 +109,7 @@ class Settings:
     keep_idempotency_hours: int = 24
     prune_interval: int = 300
     # Seconds a request may take in the database (db.py: lock waits give up at half, statements at
-    # this, and no commit happens after it); below gunicorn's 20 s and nginx's 30 s.
+    # this, and no commit happens after it); below nginx's 30 s (proxy_read_timeout).
     request_deadline: int = 10
 
     def current_db_password(self) -> str:

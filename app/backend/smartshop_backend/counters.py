@@ -56,26 +56,30 @@ class Counters:
 
     @staticmethod
     def read(cur: Any) -> dict[str, Any]:
-        """Totals, the last 10 and 60 minutes, and today, from a few hundred rows at most."""
+        """Totals, the last 10 and 60 minutes, and today, from a few hundred rows at most: one
+        statement (one round trip, one snapshot), each part on its own index range."""
         cur.execute(
-            "SELECT name, CAST(SUM(value) AS SIGNED) AS total FROM counters WHERE bucket = %s GROUP BY name",
-            (TOTAL,),
-        )
-        totals = {row["name"]: int(row["total"]) for row in cur.fetchall()}
-        cur.execute(
-            "SELECT name,"
-            " CAST(SUM(CASE WHEN bucket > UTC_TIMESTAMP() - INTERVAL 10 MINUTE THEN value ELSE 0 END) AS SIGNED)"
-            " AS last10,"
-            " CAST(SUM(value) AS SIGNED) AS last60"
+            "(SELECT 'total' AS part, name, CAST(SUM(value) AS SIGNED) AS a, 0 AS b"
+            " FROM counters WHERE bucket = %s GROUP BY name)"
+            " UNION ALL "
+            "(SELECT 'window', name,"
+            " CAST(SUM(CASE WHEN bucket > UTC_TIMESTAMP() - INTERVAL 10 MINUTE THEN value ELSE 0 END) AS SIGNED),"
+            " CAST(SUM(value) AS SIGNED)"
             " FROM counters WHERE bucket > UTC_TIMESTAMP() - INTERVAL 60 MINUTE AND bucket <> %s"
-            f" AND name IN ({', '.join(['%s'] * len(WINDOWED))}) GROUP BY name",
-            (TOTAL, *WINDOWED),
+            f" AND name IN ({', '.join(['%s'] * len(WINDOWED))}) GROUP BY name)"
+            " UNION ALL "
+            "(SELECT 'today', 'active_users', CAST(COALESCE(SUM(value), 0) AS SIGNED), 0"
+            f" FROM counters WHERE name = 'active_users' AND bucket = {DAY})",
+            (TOTAL, TOTAL, *WINDOWED),
         )
-        windows = {row["name"]: (int(row["last10"]), int(row["last60"])) for row in cur.fetchall()}
-        cur.execute(
-            f"SELECT CAST(COALESCE(SUM(value), 0) AS SIGNED) AS n FROM counters"
-            f" WHERE name = 'active_users' AND bucket = {DAY}",
-            (),
-        )
-        active_today = int(cur.fetchone()["n"])
+        totals: dict[str, int] = {}
+        windows: dict[str, tuple[int, int]] = {}
+        active_today = 0
+        for row in cur.fetchall():
+            if row["part"] == "total":
+                totals[row["name"]] = int(row["a"])
+            elif row["part"] == "window":
+                windows[row["name"]] = (int(row["a"]), int(row["b"]))
+            else:
+                active_today = int(row["a"])
         return {"totals": totals, "windows": windows, "active_users_today": active_today}

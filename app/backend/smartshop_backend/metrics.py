@@ -1,4 +1,4 @@
-"""Prometheus metrics, correct across gunicorn workers (prometheus_client multiprocess mode).
+"""Prometheus metrics, correct across granian's workers (prometheus_client multiprocess mode).
 
 Set PROMETHEUS_MULTIPROC_DIR to an empty directory before the workers start (the image does);
 without it (tests, a single process) the default registry is used.

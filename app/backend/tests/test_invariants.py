@@ -249,5 +249,7 @@ def test_a_connection_lost_mid_transaction_runs_the_whole_transaction_again(migr
         db.close()
     assert killed
     with root_connection(mariadb, migrated.db_name) as conn, conn.cursor() as cur:
-        cur.execute("SELECT message, COUNT(*) FROM activity_log WHERE message LIKE %s GROUP BY message", (marker + "%",))
+        cur.execute(
+            "SELECT message, COUNT(*) FROM activity_log WHERE message LIKE %s GROUP BY message", (marker + "%",)
+        )
         assert dict(cur.fetchall()) == {marker + "-first": 1, marker + "-second": 1}
