@@ -47,8 +47,8 @@ class ConnectionLost(DatabaseUnavailable):
 
 # Deadlines in order, so that no write commits after its client was told it failed: a lock wait
 # gives up at half the request's deadline, a statement at the deadline, the socket read 2 s after,
-# nginx gives up at 30 s (proxy_read_timeout). The commit
-# itself is refused once the deadline has passed (set per request by the API, per thread).
+# nginx gives up at 30 s (proxy_read_timeout). The commit itself is refused once the deadline has
+# passed (set per request by the API, per thread).
 _deadline = threading.local()
 
 
