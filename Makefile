@@ -103,7 +103,8 @@ unit: setup groovy mysqldb ## Unit tests: the repository (tests/) and the backen
 
 app-test: images browser mysqldb ## Application tests: MariaDB integration, granian, fuzzing, browser
 	@mkdir -p $(REPORTS)
-	pytest -q --junitxml=$(REPORTS)/app.xml app tests/test_dashboards.py tests/test_alert_rules.py
+	pytest -q --junitxml=$(REPORTS)/app.xml app tests/test_dashboards.py tests/test_alert_rules.py \
+	  tests/test_container_engine.py
 
 simulate: setup ## Traffic against the deployed API: make simulate DURATION=60 RATE=50 [API_URL=...]
 	@token=(); if [ -f "$(OPERATOR_TOKEN_FILE)" ]; then token=(--operator-token-file "$(OPERATOR_TOKEN_FILE)"); fi; \

@@ -143,3 +143,12 @@ def test_every_stack_container_goes_through_the_action():
         if "molecule" not in path.parts and "community.docker.docker_container:" in path.read_text()
     ]
     assert offenders == []
+
+
+def test_every_option_the_action_sets_is_compared_strictly():
+    """docker_container's default for lists and dicts accepts more than asked: a dropped env variable,
+    mount or published port stayed on the container (tests/test_container_engine.py shows it removed)."""
+    module = action.container_args(args(), "shop")
+    assert module["comparisons"] == dict.fromkeys(action.STRICT, "strict")
+    assert {"env", "mounts", "published_ports", "tmpfs", "labels"} <= set(action.STRICT)
+    assert set(action.STRICT) <= set(module), "a strict comparison for an option the action never sets"

@@ -12,6 +12,9 @@ dropped (``cap_add`` gives one back, with a comment at the call saying why), ``n
 a read-only root filesystem (``tmpfs`` lists where a process must write; ``read_only: false`` is
 the escape hatch), and memory and pids limits, which every running state requires.
 
+What the task gives is what the container has: an env variable, a mount, a published port or a
+tmpfs removed from the task is removed from the container (recreated), not left running.
+
 States: ``healthy`` (started and waited healthy; the default), ``started``, ``absent``,
 ``completed`` (a one-shot command: run to its end, fail on a non-zero exit, removed after; its
 output is in ``container.Output``) and ``restarted`` (restart an existing container, for handlers).
@@ -31,6 +34,15 @@ STATES = ("healthy", "started", "absent", "completed", "restarted")
 # setuid binaries or file capabilities after start.
 CAP_DROP = ["ALL"]
 SECURITY_OPTS = ["no-new-privileges"]
+# docker_container compares most list and dict options "allow_more_present": what the task gives
+# must be on the container, more is fine. So an env variable, a mount, a published port or a tmpfs
+# dropped from a role or an inventory (mysql_publish: false) stayed on the running container, and
+# the run said ok. Strict for every option this action sets: the container is what the task says.
+# (env and labels are compared with the image's own added, as the engine merges them.)
+STRICT = (
+    "env", "labels", "mounts", "published_ports", "tmpfs",
+    "capabilities", "cap_drop", "security_opts", "log_options",
+)  # fmt: skip
 
 ARGUMENT_SPEC = {
     "name": {"type": "str", "required": True},
@@ -122,6 +134,7 @@ def container_args(args: Mapping, project: str) -> dict:
         "security_opts": list(SECURITY_OPTS),
         "memory": args["memory"],
         "pids_limit": args["pids_limit"],
+        "comparisons": dict.fromkeys(STRICT, "strict"),
     }
     if args["pids_limit"] <= 0:
         raise AnsibleActionFail(f"container {name}: pids_limit must be a positive number, not {args['pids_limit']}")
