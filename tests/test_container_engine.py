@@ -41,14 +41,14 @@ def test_what_a_task_drops_leaves_the_container_and_a_rerun_changes_nothing(ansi
         "env": {"KEEP": "1", "DROP": "2"},
         "mounts": [{"type": "bind", "source": str(tmp_path), "target": "/data", "read_only": True}],
         "ports": [f"127.0.0.1:{port}:8000"],
-        "tmpfs": ["/tmp:size=1m"],
+        "tmpfs": ["/scratch:size=1m"],
     }
     assert step(ansible_playbook, name, **full) is True
     before = client.containers.get(name).attrs
     assert "DROP=2" in before["Config"]["Env"]
     assert before["HostConfig"]["PortBindings"] == {"8000/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]}
     assert [m["Destination"] for m in before["Mounts"]] == ["/data"]
-    assert before["HostConfig"]["Tmpfs"] == {"/tmp": "size=1m"}
+    assert before["HostConfig"]["Tmpfs"] == {"/scratch": "size=1m"}
     assert step(ansible_playbook, name, **full) is False, "the same task a second time changed the container"
 
     assert step(ansible_playbook, name, env={"KEEP": "1"}) is True
