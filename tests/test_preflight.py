@@ -25,7 +25,7 @@ CASES = [
     ({"simulator_state": "running"}, "value of simulator_state must be one of: service, absent, got: running"),
     ({"backend_replicas": "many"}, "argument 'backend_replicas' is of type str and we were unable to convert to int"),
     ({"backend_replicas": 0}, "backend_replicas must be an integer between 1 and 32"),
-    ({"backend_threads": 8}, "backend_pool_size (8) must be at least backend_threads + 1 (9)"),
+    ({"backend_threads": 9}, "backend_pool_size (9) must be at least backend_threads + 1 (10)"),
     ({"alertmanager_state": "on"}, "value of alertmanager_state must be one of: present, absent, got: on"),
 ]
 

@@ -19,7 +19,7 @@ import time
 from test_multi_host import APP_HOSTS, ansible_playbook, database, drill, prometheus, ssh, write
 
 WRITERS = 3
-THREADS = 6  # the scenario converged with the role's default, 4
+THREADS = 6  # the scenario converged with the role's default, 8
 SIMULATOR = {
     "requests": "sum(smartshop_simulator_requests_total)",
     "unexpected": "sum(smartshop_simulator_unexpected_responses_total) or vector(0)",
