@@ -152,3 +152,26 @@ def test_every_option_the_action_sets_is_compared_strictly():
     assert module["comparisons"] == dict.fromkeys(action.STRICT, "strict")
     assert {"env", "mounts", "published_ports", "tmpfs", "labels"} <= set(action.STRICT)
     assert set(action.STRICT) <= set(module), "a strict comparison for an option the action never sets"
+
+
+@pytest.mark.parametrize(
+    ("engine", "address", "port"),
+    [
+        # the userland proxy off (docker_host's daemon.json): the engine binds the port itself
+        ('Internal Server Error ("driver failed programming external connectivity on endpoint s-x (ab12):'
+         ' listen tcp4 127.0.0.1:43000: bind: address already in use")', "127.0.0.1", "43000"),
+        # the userland proxy on, or a port another container publishes
+        ('Internal Server Error ("driver failed programming external connectivity on endpoint s-x (ab12):'
+         ' Bind for 0.0.0.0:8000 failed: port is already allocated")', "0.0.0.0", "8000"),  # noqa: S104
+        ("listen tcp6 [::1]:3000: bind: address already in use", "::1", "3000"),
+    ],
+)  # fmt: skip
+def test_a_port_taken_is_explained_before_the_engine_words(engine, address, port):
+    message = action.explain_failure("s-console", engine)
+    assert message.startswith(f"container s-console cannot publish port {port} on {address}: another process")
+    assert f"ss -ltnp 'sport = :{port}'" in message
+    assert message.endswith(engine)
+
+
+def test_other_failures_keep_the_engine_words():
+    assert action.explain_failure("s-x", "No such image: prom:1") == "No such image: prom:1"

@@ -1,12 +1,13 @@
 """smartshop.stack.container against the real engine: the container is what the task says. An env
 variable, a mount, a published port or a tmpfs removed from the task is removed from the running
 container (docker_container alone keeps them: its default comparison accepts more than asked), and
-an unchanged task changes nothing."""
+an unchanged task changes nothing. A port another process holds fails the run with what to do."""
 
 from __future__ import annotations
 
 import json
 import secrets
+import socket
 import sys
 
 import docker
@@ -16,13 +17,18 @@ from testing.stack import free_port, manifest_images
 pytestmark = pytest.mark.needs_images
 
 
-def step(ansible_playbook, name: str, state: str = "started", **given) -> bool:
+def run_step(ansible_playbook, name: str, state: str = "started", **given) -> tuple[int, str]:
     extra = {"reconcile_name": name, "reconcile_image": manifest_images()["backend"], "reconcile_state": state}
     extra.update({f"reconcile_{key}": value for key, value in given.items()})
     code, output = ansible_playbook(
         "-i", "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}",
         "-e", json.dumps(extra), "tests/playbooks/container_reconcile.yml",
     )  # fmt: skip
+    return code, output
+
+
+def step(ansible_playbook, name: str, state: str = "started", **given) -> bool:
+    code, output = run_step(ansible_playbook, name, state, **given)
     assert code == 0, output[-3000:]
     return "RECONCILE changed=True" in output
 
@@ -60,3 +66,18 @@ def test_what_a_task_drops_leaves_the_container_and_a_rerun_changes_nothing(ansi
     assert after["Mounts"] == []
     assert not after["HostConfig"].get("Tmpfs")
     assert step(ansible_playbook, name, env={"KEEP": "1"}) is False
+
+
+def test_a_port_another_process_holds_fails_naming_the_port_and_what_to_do(ansible_playbook, name):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        code, output = run_step(ansible_playbook, name, ports=[f"127.0.0.1:{port}:8000"])
+    assert code != 0, output[-3000:]
+    assert f"cannot publish port {port} on 127.0.0.1" in output, output[-3000:]
+    assert f"ss -ltnp 'sport = :{port}'" in output
+    assert "address already in use" in output  # the engine's own words follow
+    # once the port is free, the same task runs the container
+    assert step(ansible_playbook, name, ports=[f"127.0.0.1:{port}:8000"]) is True
+    assert docker.from_env().containers.get(name).status == "running"

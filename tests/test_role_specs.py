@@ -116,5 +116,40 @@ def test_every_tasks_file_called_from_outside_is_an_entry_point(role, tasks_file
     assert read <= set(options), f"{role}/{entry} reads {sorted(read - set(options))} without declaring them"
 
 
+PKI_INCLUDE = re.compile(r"include_role:\s*\n\s*name: pki\b[\s\S]*?when: pki_files is not defined")
+
+
+def _uses_pki_files(role: str) -> bool:
+    return any(
+        "pki_files" in path.read_text()
+        for sub in ("tasks", "templates")
+        for path in (ROOT / "roles" / role / sub).glob("*")
+        if path.is_file()
+    )
+
+
+@pytest.mark.parametrize("role", [role for role in ROLES if role != "pki" and _uses_pki_files(role)])
+def test_a_role_that_copies_the_certificates_issues_them_when_it_runs_on_its_own(role):
+    """`site.yml --tags <role>` skips the certificates play: the role must issue pki_files itself
+    (the console's role did not, and `--tags frontend` failed on 'pki_files' is undefined)."""
+    main = (ROOT / "roles" / role / "tasks" / "main.yml").read_text()
+    entry_points = {here for owner, here in _called_from_outside() if owner == role}
+    direct = [
+        here
+        for here in entry_points
+        if "pki_files" in (ROOT / "roles" / role / "tasks" / here).read_text()
+        and not PKI_INCLUDE.search((ROOT / "roles" / role / "tasks" / here).read_text())
+    ]
+    outside_only = entry_points - {"main.yml"}
+    uses_from_main = any(
+        "pki_files" in path.read_text()
+        for sub in ("tasks", "templates")
+        for path in (ROOT / "roles" / role / sub).glob("*")
+        if path.is_file() and not (sub == "tasks" and path.name in outside_only)
+    )
+    assert not uses_from_main or PKI_INCLUDE.search(main), f"{role}: tasks/main.yml does not include role pki"
+    assert direct == [], f"{role}: {direct} read pki_files, are run from outside, and do not include role pki"
+
+
 def test_readmes_are_generated_from_the_specs():
     assert role_docs.main(["--check"]) == 0, "run python tools/role_docs.py"

@@ -22,6 +22,7 @@ output is in ``container.Output``) and ``restarted`` (restart an existing contai
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleActionFail
@@ -150,6 +151,28 @@ def container_args(args: Mapping, project: str) -> dict:
     return module
 
 
+# The engine's words when a published port is taken: "listen tcp4 127.0.0.1:3000: bind: address
+# already in use" (the userland proxy off) or "Bind for 0.0.0.0:3000 failed: port is already allocated".
+PORT_TAKEN = re.compile(
+    r"(?:listen (?:tcp|udp)[46]? |Bind for )\[?([0-9a-fA-F.:]*?)\]?:(\d+)(?::| failed).*?"
+    r"(?:address already in use|port is already allocated)"
+)
+
+
+def explain_failure(name: str, message: str) -> str:
+    """The engine's error, led by what to do when it is one a user can fix (a port taken)."""
+    taken = PORT_TAKEN.search(message)
+    if not taken:
+        return message
+    address, port = taken.group(1) or "every address", taken.group(2)
+    return (
+        f"container {name} cannot publish port {port} on {address}: another process or container on"
+        f" this Docker host already holds it (`ss -ltnp 'sport = :{port}'`, `docker ps --filter"
+        f" publish={port}` name it). Stop it, or give this service another port (the role's *_port"
+        f" variable, in its README), then run again. The engine said: {message}"
+    )
+
+
 class ActionModule(ActionBase):
     _supports_check_mode = True
     _supports_async = False
@@ -174,4 +197,10 @@ class ActionModule(ActionBase):
             )
         )
         result["changed"] = bool(result.get("changed")) or volumes_changed
+        if result.get("failed"):
+            explained = explain_failure(args["name"], str(result.get("msg", "")))
+            if explained != result.get("msg"):
+                # the module's own error summary would be shown first, in the engine's words only
+                result.pop("exception", None)
+                result["msg"] = explained
         return result
