@@ -4,8 +4,11 @@ types and choices against the roles' argument specs, the rest in their preflight
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
 
 CASES = [
     ({"smartshop_image_source": "bogus"}, "images_source must be one of: auto, upstream, airgap, registry, got: bogus"),
@@ -27,6 +30,7 @@ CASES = [
     ({"backend_replicas": 0}, "backend_replicas must be an integer between 1 and 32"),
     ({"backend_threads": 9}, "backend_pool_size (9) must be at least backend_threads + 1 (10)"),
     ({"alertmanager_state": "on"}, "value of alertmanager_state must be one of: present, absent, got: on"),
+    ({"prometheus_port": 8000}, "would publish the same port: frontend_api_port and prometheus_port (8000)"),
 ]
 
 
@@ -58,3 +62,17 @@ def test_bad_input_fails_before_any_change(outcomes, index, message):
     assert recap.group(1) == "0", "something changed before the preflight failed"
     assert recap.group(2) == "1"
     assert "TASK [docker_host : Install" not in output
+
+
+def test_every_port_a_role_publishes_is_in_its_exports():
+    """site.yml's same-port check reads each role's `<role>_published`: a published port missing
+    there would escape it."""
+    for run in ROOT.glob("roles/*/tasks/*.yml"):
+        text = run.read_text()
+        for block in re.findall(r"published_ports:(.*?)(?:\n    [a-z_]+:|\Z)", text, re.S):
+            role = run.parts[-3]
+            exports = (ROOT / "roles" / role / "tasks" / "exports.yml").read_text()
+            for variable in set(re.findall(r"\b([a-z]+_[a-z_]*port[a-z_]*)\b", block)):
+                assert variable in exports.split(f"__{role}_published:")[1].split("\n    __")[0], (
+                    f"roles/{role}: {variable} is published ({run.name}) but not in {role}_published"
+                )
