@@ -119,35 +119,32 @@ def test_every_tasks_file_called_from_outside_is_an_entry_point(role, tasks_file
 PKI_INCLUDE = re.compile(r"include_role:\s*\n\s*name: pki\b[\s\S]*?when: pki_files is not defined")
 
 
-def _uses_pki_files(role: str) -> bool:
-    return any(
-        "pki_files" in path.read_text()
+def _read_pki_files(role: str) -> set[tuple[str, str]]:
+    """(directory, file name) of each of the role's tasks files and templates that reads pki_files."""
+    return {
+        (sub, path.name)
         for sub in ("tasks", "templates")
         for path in (ROOT / "roles" / role / sub).glob("*")
-        if path.is_file()
-    )
+        if path.is_file() and "pki_files" in path.read_text()
+    }
 
 
-@pytest.mark.parametrize("role", [role for role in ROLES if role != "pki" and _uses_pki_files(role)])
+@pytest.mark.parametrize("role", [role for role in ROLES if role != "pki" and _read_pki_files(role)])
 def test_a_role_that_copies_the_certificates_issues_them_when_it_runs_on_its_own(role):
     """`site.yml --tags <role>` skips the certificates play: the role must issue pki_files itself
     (the console's role did not, and `--tags frontend` failed on 'pki_files' is undefined)."""
-    main = (ROOT / "roles" / role / "tasks" / "main.yml").read_text()
-    entry_points = {here for owner, here in _called_from_outside() if owner == role}
+    tasks = ROOT / "roles" / role / "tasks"
+    readers = _read_pki_files(role)
+    outside_only = {here for owner, here in _called_from_outside() if owner == role} - {"main.yml"}
     direct = [
         here
-        for here in entry_points
-        if "pki_files" in (ROOT / "roles" / role / "tasks" / here).read_text()
-        and not PKI_INCLUDE.search((ROOT / "roles" / role / "tasks" / here).read_text())
+        for here in outside_only
+        if ("tasks", here) in readers and not PKI_INCLUDE.search((tasks / here).read_text())
     ]
-    outside_only = entry_points - {"main.yml"}
-    uses_from_main = any(
-        "pki_files" in path.read_text()
-        for sub in ("tasks", "templates")
-        for path in (ROOT / "roles" / role / sub).glob("*")
-        if path.is_file() and not (sub == "tasks" and path.name in outside_only)
+    uses_from_main = any(not (sub == "tasks" and name in outside_only) for sub, name in readers)
+    assert not uses_from_main or PKI_INCLUDE.search((tasks / "main.yml").read_text()), (
+        f"{role}: tasks/main.yml does not include role pki"
     )
-    assert not uses_from_main or PKI_INCLUDE.search(main), f"{role}: tasks/main.yml does not include role pki"
     assert direct == [], f"{role}: {direct} read pki_files, are run from outside, and do not include role pki"
 
 

@@ -198,8 +198,9 @@ class ActionModule(ActionBase):
         )
         result["changed"] = bool(result.get("changed")) or volumes_changed
         if result.get("failed"):
-            explained = explain_failure(args["name"], str(result.get("msg", "")))
-            if explained != result.get("msg"):
+            message = str(result.get("msg", ""))
+            explained = explain_failure(args["name"], message)
+            if explained != message:
                 # the module's own error summary would be shown first, in the engine's words only
                 result.pop("exception", None)
                 result["msg"] = explained
