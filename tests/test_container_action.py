@@ -175,3 +175,33 @@ def test_a_port_taken_is_explained_before_the_engine_words(engine, address, port
 
 def test_other_failures_keep_the_engine_words():
     assert action.explain_failure("s-x", "No such image: prom:1") == "No such image: prom:1"
+
+
+@pytest.mark.parametrize(
+    ("info", "verdict"),
+    [
+        ({"exists": True, "container": {"State": {"Status": "running"}}}, None),
+        ({"exists": False, "container": None}, "skip"),
+        ({"exists": True, "container": {"State": {"Status": "exited"}}}, "skip"),
+        ({"exists": True, "container": {"State": {"Status": "created"}}}, "skip"),
+        ({"exists": True, "container": {"State": {"Status": "restarting"}}}, "skip"),
+    ],
+)
+def test_a_reload_runs_only_in_a_running_container(info, verdict):
+    assert action.reload_verdict("s-prometheus", info) == verdict
+
+
+def test_a_paused_container_fails_a_reload_saying_how_to_resume():
+    message = action.reload_verdict("s-prometheus", {"exists": True, "container": {"State": {"Status": "paused"}}})
+    assert message.startswith("container s-prometheus is paused")
+    assert "docker unpause s-prometheus" in message
+
+
+def test_a_handler_reloads_through_the_action_not_an_exec_of_its_own():
+    """The reload handlers share one rule (a container not running is left as it is): the action's."""
+    handlers = sorted(ROOT.glob("roles/*/handlers/main.yml"))
+    tasks = [task for path in handlers for task in yaml.safe_load(path.read_text()) or []]
+    assert [t["name"] for t in tasks if "community.docker.docker_container_exec" in t] == []
+    reloads = [t for t in tasks if t.get("smartshop.stack.container", {}).get("state") == "reloaded"]
+    assert len(reloads) >= 4, [t["name"] for t in reloads]
+    assert all(t["smartshop.stack.container"].get("reload_command") for t in reloads)

@@ -1,7 +1,8 @@
 """smartshop.stack.container against the real engine: the container is what the task says. An env
 variable, a mount, a published port or a tmpfs removed from the task is removed from the running
 container (docker_container alone keeps them: its default comparison accepts more than asked), and
-an unchanged task changes nothing. A port another process holds fails the run with what to do."""
+an unchanged task changes nothing. A port another process holds fails the run with what to do. A
+reload (the handlers' state) runs in a running container only and says why it did not."""
 
 from __future__ import annotations
 
@@ -81,3 +82,37 @@ def test_a_port_another_process_holds_fails_naming_the_port_and_what_to_do(ansib
     # once the port is free, the same task runs the container
     assert step(ansible_playbook, name, ports=[f"127.0.0.1:{port}:8000"]) is True
     assert docker.from_env().containers.get(name).status == "running"
+
+
+def test_a_reload_runs_in_a_running_container_and_leaves_one_that_is_not(ansible_playbook, name):
+    client = docker.from_env()
+    reload = ["sh", "-c", "echo reloaded >> /scratch/reloads"]
+    assert step(ansible_playbook, name, tmpfs=["/scratch:size=1m"]) is True
+    container = client.containers.get(name)
+
+    assert step(ansible_playbook, name, state="reloaded", reload=reload) is True
+    assert container.exec_run(["cat", "/scratch/reloads"]).output == b"reloaded\n"
+
+    code, output = run_step(ansible_playbook, name, state="reloaded", reload=["sh", "-c", "echo broken >&2; exit 3"])
+    assert code != 0, output[-3000:]
+    assert "the reload exited 3: broken" in output, output[-3000:]
+
+    container.pause()
+    try:
+        code, output = run_step(ansible_playbook, name, state="reloaded", reload=reload)
+    finally:
+        container.unpause()
+    assert code != 0, output[-3000:]
+    assert f"container {name} is paused" in output, output[-3000:]
+    assert f"docker unpause {name}" in output
+
+    container.stop(timeout=1)
+    code, output = run_step(ansible_playbook, name, state="reloaded", reload=reload)
+    assert code == 0, output[-3000:]
+    assert "RECONCILE changed=False said=container " + name + " is not running: nothing to reload" in output
+    assert client.containers.get(name).status == "exited"  # left as it was, not started
+
+    step(ansible_playbook, name, state="absent")
+    code, output = run_step(ansible_playbook, name, state="reloaded", reload=reload)
+    assert code == 0, output[-3000:]
+    assert "is not running: nothing to reload" in output

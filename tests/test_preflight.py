@@ -76,3 +76,18 @@ def test_every_port_a_role_publishes_is_in_its_exports():
                 assert variable in exports.split(f"__{role}_published:")[1].split("\n    __")[0], (
                     f"roles/{role}: {variable} is published ({run.name}) but not in {role}_published"
                 )
+
+
+def test_a_dry_run_on_a_host_never_converged_says_so_before_anything(playbook_runner, tmp_path):
+    """--check where site.yml never ran stops in the preflight, saying what to do, rather than half-way
+    through the certificates (whose directory a dry run does not make)."""
+    code, output = playbook_runner(
+        tmp_path, "site.yml", "--check", "-e", json.dumps({"smartshop_config_dir": str(tmp_path / "config")})
+    )
+    assert code != 0, output[-2000:]
+    assert "A dry run (--check) compares what site.yml would change" in output, output[-3000:]
+    assert "Run site.yml once without --check" in output
+    recap = re.search(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", output)
+    assert recap, output[-2000:]
+    assert recap.group(1) == "0"
+    assert not (tmp_path / "secrets").exists(), "a dry run made credentials"

@@ -459,6 +459,18 @@ def test_more_replicas_and_a_new_scrape_interval_change_only_what_they_touch(hos
     assert started_at(host, "prometheus") == before
 
 
+def test_a_dry_run_names_what_would_change_and_changes_nothing(host):
+    """site.yml --check on the converged stack: nothing to change; with a third replica and another
+    scrape interval, the same three tasks as the real change (above), none of it applied."""
+    before = started_at(host, "prometheus")
+    assert run_playbook("site.yml", options=("--check",)) == set()
+    changed = run_playbook("site.yml", "backend_replicas=3", "prometheus_scrape_interval=7s", options=("--check",))
+    assert changed == {"Run the API replicas", "Run the console", "Render the configuration"}, changed
+    assert host.run(f"docker inspect {PROJECT}-backend-3").rc != 0, "a dry run started a replica"
+    assert "scrape_interval: 7s" not in prometheus("/api/v1/status/config")["data"]["yaml"]
+    assert started_at(host, "prometheus") == before
+
+
 def test_an_injected_fault_raises_an_alert_mailed_when_it_fires_and_when_it_resolves(host):
     """Stop node_exporter: TargetDown fires (for: 1m), reaches Alertmanager and the on-call's mailbox;
     start it again: the resolved notification follows."""

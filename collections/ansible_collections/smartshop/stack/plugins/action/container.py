@@ -17,7 +17,10 @@ tmpfs removed from the task is removed from the container (recreated), not left 
 
 States: ``healthy`` (started and waited healthy; the default), ``started``, ``absent``,
 ``completed`` (a one-shot command: run to its end, fail on a non-zero exit, removed after; its
-output is in ``container.Output``) and ``restarted`` (restart an existing container, for handlers).
+output is in ``container.Output``), ``restarted`` (restart an existing container, for handlers) and
+``reloaded`` (for handlers: run ``reload_command`` inside a running container, a SIGHUP or a
+graceful reload; a container that is not running has nothing to reload, as it reads its
+configuration when it starts, and is left as it is; a paused one fails, saying so).
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from ansible.plugins.action import ActionBase
 
 # Labels every container carries; playbooks/teardown.yml and the tests find the stack by them.
 LABEL_PREFIX = "com.smartshop"
-STATES = ("healthy", "started", "absent", "completed", "restarted")
+STATES = ("healthy", "started", "absent", "completed", "restarted", "reloaded")
+# The states that act on an existing container only: no image, volume or limits to give.
+EXISTING_ONLY = ("absent", "restarted", "reloaded")
 # Always set: no capability but those a call adds back, and no gaining privileges through
 # setuid binaries or file capabilities after start.
 CAP_DROP = ["ALL"]
@@ -76,8 +81,9 @@ ARGUMENT_SPEC = {
     "memory": {"type": "str"},
     "pids_limit": {"type": "int"},
     "stop_timeout": {"type": "int"},
+    "reload_command": {"type": "list", "elements": "str"},
 }
-# What every state but absent and restarted needs.
+# What every state but those of EXISTING_ONLY needs.
 RUNNING_REQUIRES = ("image", "component", "network", "memory", "pids_limit")
 
 
@@ -93,7 +99,7 @@ def labels(project: str, component: str) -> dict[str, str]:
 
 def volume_args(args: Mapping, project: str) -> list[dict]:
     """community.docker.docker_volume arguments for each named volume the container mounts."""
-    if args["state"] in ("absent", "restarted"):
+    if args["state"] in EXISTING_ONLY:
         return []
     return [
         {"name": mount["source"], "labels": labels(project, args["component"]), "state": "present"}
@@ -173,6 +179,24 @@ def explain_failure(name: str, message: str) -> str:
     )
 
 
+def reload_verdict(name: str, info: Mapping) -> str | None:
+    """What a reload of a container does given community.docker.docker_container_info's answer:
+    None to run the command, "skip" when the container is absent or not running (it reads its
+    configuration when it starts), or the message a failure gives (paused: the process would go on
+    with the configuration it has)."""
+    if not info.get("exists"):
+        return "skip"
+    status = ((info.get("container") or {}).get("State") or {}).get("Status", "")
+    if status == "running":
+        return None
+    if status == "paused":
+        return (
+            f"container {name} is paused: it cannot take the reload and would go on with its old"
+            f" configuration once unpaused. Unpause it (`docker unpause {name}`), then run again."
+        )
+    return "skip"  # created, exited, dead, restarting: it reads its configuration when it starts
+
+
 class ActionModule(ActionBase):
     _supports_check_mode = True
     _supports_async = False
@@ -181,6 +205,8 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        if args["state"] == "reloaded":
+            return {**result, **self._reload(args, task_vars)}
         project = args["project"] or self._templar.template(task_vars.get("smartshop_project", "smartshop"))
         module_args = container_args(args, str(project))
         volumes_changed = False
@@ -205,3 +231,30 @@ class ActionModule(ActionBase):
                 result.pop("exception", None)
                 result["msg"] = explained
         return result
+
+    def _reload(self, args: Mapping, task_vars: dict) -> dict:
+        """state=reloaded: reload_command inside the container when it runs; changed when it ran."""
+        name = args["name"]
+        if not args.get("reload_command"):
+            raise AnsibleActionFail(f"container {name}: reload_command required for state reloaded")
+        info = self._execute_module(
+            module_name="community.docker.docker_container_info", module_args={"name": name}, task_vars=task_vars
+        )
+        if info.get("failed"):
+            return info
+        verdict = reload_verdict(name, info)
+        if verdict == "skip":
+            return {"changed": False, "msg": f"container {name} is not running: nothing to reload"}
+        if verdict is not None:
+            return {"failed": True, "msg": verdict}
+        if self._task.check_mode:
+            return {"changed": True, "msg": f"container {name} would be reloaded"}
+        ran = self._execute_module(
+            module_name="community.docker.docker_container_exec",
+            module_args={"container": name, "argv": list(args["reload_command"])},
+            task_vars=task_vars,
+        )
+        if ran.get("failed") or ran.get("rc", 0) != 0:
+            said = (ran.get("stderr") or ran.get("msg") or "").strip()
+            return {**ran, "failed": True, "msg": f"container {name}: the reload exited {ran.get('rc')}: {said}"}
+        return {**ran, "changed": True}

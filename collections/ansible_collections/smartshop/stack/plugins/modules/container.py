@@ -47,9 +47,12 @@ options:
       - C(healthy) starts it and waits until its healthcheck passes; C(started) does not wait.
       - C(completed) runs a one-shot command to its end (a non-zero exit fails the task) and removes it.
       - C(restarted) restarts an existing container; C(absent) removes it.
+      - C(reloaded) (for handlers) runs I(reload_command) inside the container when it is running
+        and reports a change; one absent or not running is left as it is (it reads its
+        configuration when it starts); a paused one fails. In check mode nothing runs.
     type: str
     default: healthy
-    choices: [healthy, started, absent, completed, restarted]
+    choices: [healthy, started, absent, completed, restarted, reloaded]
   healthy_timeout: {description: Seconds to wait for C(healthy)., type: int, default: 60}
   log_max_size: {description: Size at which the json-file log is rotated., type: str, default: 10m}
   log_max_files: {description: Rotated log files kept., type: int, default: 3}
@@ -72,6 +75,10 @@ options:
     description: Most processes and threads the container may have; required for every running state.
     type: int
   stop_timeout: {description: Seconds between SIGTERM and SIGKILL on stop (the engine's default is 10)., type: int}
+  reload_command:
+    description: "Command run inside the container for I(state=reloaded) (C([sh, -c, 'kill -HUP 1']))."
+    type: list
+    elements: str
 author: SmartShop Stack
 """
 
@@ -89,6 +96,12 @@ EXAMPLES = r"""
     pids_limit: 256
     tmpfs: ["/tmp:size=16m"]
     healthy_timeout: 90
+
+- name: Reload Prometheus (a handler)
+  smartshop.stack.container:
+    name: smartshop-prometheus
+    state: reloaded
+    reload_command: [sh, -c, "kill -HUP 1"]
 """
 
 RETURN = r"""
