@@ -461,10 +461,14 @@ def test_more_replicas_and_a_new_scrape_interval_change_only_what_they_touch(hos
 
 def test_a_dry_run_names_what_would_change_and_changes_nothing(host):
     """site.yml --check on the converged stack: nothing to change; with a third replica and another
-    scrape interval, the same three tasks as the real change (above), none of it applied."""
+    scrape interval, the same three tasks as the real change (above), none of it applied, and the
+    differences --diff prints hold no credential."""
     before = started_at(host, "prometheus")
     assert run_playbook("site.yml", options=("--check",)) == set()
-    changed = run_playbook("site.yml", "backend_replicas=3", "prometheus_scrape_interval=7s", options=("--check",))
+    # --diff too: the differences it prints hold no credential (run_playbook searches its output)
+    changed = run_playbook(
+        "site.yml", "backend_replicas=3", "prometheus_scrape_interval=7s", options=("--check", "--diff")
+    )
     assert changed == {"Run the API replicas", "Run the console", "Render the configuration"}, changed
     assert host.run(f"docker inspect {PROJECT}-backend-3").rc != 0, "a dry run started a replica"
     assert "scrape_interval: 7s" not in prometheus("/api/v1/status/config")["data"]["yaml"]

@@ -375,6 +375,21 @@ def test_a_run_limited_to_app1_knows_the_other_hosts_from_the_fact_cache(tmp_pat
     assert all(stats["changed"] == 0 for stats in output["stats"].values()), output["stats"]
 
 
+def test_a_dry_run_over_the_three_hosts_changes_nothing_and_finds_nothing_to_change():
+    """site.yml --check on the converged hosts (images through the registry, the edge, the workers):
+    it runs to its end and reports changed=0 on each host."""
+    code, output = ansible_playbook("site.yml", "--check")
+    assert code == 0, json.dumps(output["stats"])
+    assert set(output["stats"]) == {"db1", "mon1", "app1"}, output["stats"]
+    changed = {
+        entry["task"]["name"]
+        for play in output["plays"]
+        for entry in play["tasks"]
+        if any(outcome.get("changed") for outcome in entry["hosts"].values())
+    }
+    assert changed == set(), changed
+
+
 def test_verify_playbook_checks_each_host_for_its_part():
     said = run_playbook("playbooks/verify.yml", "Say what was verified")
     assert said["db1"] == ["6 containers healthy", "API and console answer"]
