@@ -31,6 +31,12 @@ CASES = [
     ({"backend_threads": 9}, "backend_pool_size (9) must be at least backend_threads + 1 (10)"),
     ({"alertmanager_state": "on"}, "value of alertmanager_state must be one of: present, absent, got: on"),
     ({"prometheus_port": 8000}, "would publish the same port: frontend_api_port and prometheus_port (8000)"),
+    # the container module would fail only when it reached MariaDB; 8m would leave it restarting
+    ({"mysql_memory_limit": "lots"}, "mysql_memory_limit must be a size such as 512m or 1g, at least 256m"),
+    ({"backend_memory_limit": "64m"}, "backend_memory_limit must be a size such as 512m or 1g, at least 128m"),
+    ({"mysql_extra_flags": "--max-connections=300"}, "mysql_extra_flags must be a list of mariadbd flags"),
+    ({"mysql_extra_flags": ["--skip_grant_tables"]}, "must not undo what the role secures: skip-grant-tables"),
+    ({"mysql_extra_flags": ["--loose-local-infile=ON"]}, "must not undo what the role secures: local-infile=on"),
 ]
 
 

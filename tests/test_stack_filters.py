@@ -165,3 +165,44 @@ def test_slo_rules_record_each_window_and_guard_the_traffic():
 def test_slo_rules_refuse_a_bad_spec_by_name(slos, tiers, message):
     with pytest.raises(AnsibleFilterError, match=re.escape(message)):
         plugin("filter", "slo").slo_rules(slos, tiers)
+
+
+memory_at_least = plugin("test", "stack").memory_at_least
+
+
+@pytest.mark.parametrize(
+    ("value", "floor", "expected"),
+    [
+        ("1g", "256m", True),
+        ("256m", "256m", True),
+        ("255m", "256m", False),
+        ("1.5g", "1g", True),
+        ("64M", "16m", True),
+        (1073741824, "256m", True),  # a number of bytes, as YAML reads it
+        ("8m", "256m", False),  # accepted by the engine, MariaDB would not start under it
+        ("lots", "16m", False),  # what the container module cannot read either
+        ("1gb", "16m", False),
+        ("-5m", "16m", False),
+        ("", "16m", False),
+        (None, "16m", False),
+        (True, "16m", False),
+    ],
+)
+def test_memory_at_least_reads_sizes_as_the_container_module_does(value, floor, expected):
+    assert memory_at_least(value, floor) is expected
+
+
+def test_memory_at_least_says_when_its_floor_is_no_size():
+    with pytest.raises(AnsibleFilterError, match="the floor 'much' is not a size"):
+        memory_at_least("1g", "much")
+
+
+def test_every_memory_limit_has_a_floor_in_its_role_preflight():
+    """A role's new container with a memory limit its preflight does not check would escape it."""
+    for defaults in ROOT.glob("roles/*/defaults/main.yml"):
+        role = defaults.parts[-3]
+        preflight = (ROOT / "roles" / role / "tasks" / "preflight.yml").read_text()
+        for variable in re.findall(r"^([a-z_]+_memory_limit):", defaults.read_text(), re.M):
+            assert re.search(rf"name: {variable}, floor: \d+[mg],", preflight), (
+                f"roles/{role}: {variable} has no floor in tasks/preflight.yml"
+            )
