@@ -4,11 +4,14 @@ unit tests (Ansible loads them through its collection loader; their logic needs 
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
 COLLECTION = ROOT / "collections" / "ansible_collections" / "smartshop" / "stack"
+# a plugin that imports another of the collection (ansible_collections.smartshop.stack...) finds it
+sys.path.insert(0, str(ROOT / "collections"))
 
 
 def plugin(kind: str, name: str) -> ModuleType:

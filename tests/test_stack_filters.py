@@ -206,3 +206,42 @@ def test_every_memory_limit_has_a_floor_in_its_role_preflight():
             assert re.search(rf"name: {variable}, floor: \d+[mg],", preflight), (
                 f"roles/{role}: {variable} has no floor in tasks/preflight.yml"
             )
+
+
+memory_limits = plugin("action", "memory_limits")
+_LIMITS = [
+    {"name": "mysql_memory_limit", "floor": "256m", "why": "MariaDB holds 150 MiB"},
+    {"name": "backend_memory_limit", "floor": "128m", "why": "a replica holds 59 MiB"},
+]
+
+
+def test_memory_limits_names_every_limit_below_its_floor_or_unreadable():
+    found = memory_limits.problems(_LIMITS, {"mysql_memory_limit": "8m", "backend_memory_limit": "lots"})
+    assert found == [
+        "mysql_memory_limit must be a size such as 512m or 1g, at least 256m (MariaDB holds 150 MiB); got '8m'.",
+        "backend_memory_limit must be a size such as 512m or 1g, at least 128m (a replica holds 59 MiB); got 'lots'.",
+    ]
+    assert memory_limits.problems(_LIMITS, {"mysql_memory_limit": "1g", "backend_memory_limit": "128m"}) == []
+    missing = memory_limits.problems(_LIMITS[:1], {})
+    assert missing == ["mysql_memory_limit is not defined: the role's defaults should set it."]
+
+
+@pytest.mark.parametrize(
+    ("extra", "ok", "expected"),
+    [
+        ([], True, "read first=512m second=64m"),
+        # a value from another variable is read as the play sees it, here below its floor
+        (["-e", "base_limit=100m"], False, "first_memory_limit must be a size such as 512m or 1g, at least 256m"),
+        (
+            ["-e", "second_memory_limit=1gb"],
+            False,
+            "second_memory_limit must be a size such as 512m or 1g, at least 32m (the second holds 20 MiB); got '1gb'.",
+        ),
+        (["--check"], True, "read first=512m second=64m"),
+    ],
+)
+def test_memory_limits_reads_each_variable_as_the_play_sees_it(ansible_playbook, extra, ok, expected):
+    code, out = ansible_playbook("tests/playbooks/memory_limits.yml", *extra)
+    assert (code == 0) is ok, out
+    assert expected in out, out
+    assert "changed=0" in out

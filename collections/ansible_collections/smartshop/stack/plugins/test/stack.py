@@ -1,4 +1,4 @@
-"""Tests every role's preflight shares.
+"""Tests of the sizes every role's preflight checks (through the action smartshop.stack.memory_limits).
 
 memory_at_least
 ---------------
