@@ -48,13 +48,12 @@ def problems(limits: list[dict], values: dict) -> list[str]:
 
 
 class ActionModule(ActionBase):
-    _supports_check_mode = True
-    _supports_async = False
+    """Runs in check mode too (ActionBase's default): it only reads."""
 
     def run(self, tmp=None, task_vars=None):
-        task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        task_vars = task_vars or {}
         values = {}
         for limit in args["limits"]:
             name = limit["name"]
