@@ -121,4 +121,4 @@ def test_the_collection_readme_names_every_plugin():
     plugins = _plugins_of_smartshop_stack()
     assert {"container", "memory_limits", "memory_at_least", "slo_rules", "secret", "facts"} <= plugins
     assert plugins - listed == set(), f"plugins missing from the collection's README: {sorted(plugins - listed)}"
-    assert listed - plugins == set(), f"the collection's README lists plugins that do not exist: {sorted(listed - plugins)}"
+    assert listed - plugins == set(), f"the README lists plugins that do not exist: {sorted(listed - plugins)}"
