@@ -70,6 +70,19 @@ def test_bad_input_fails_before_any_change(outcomes, index, message):
     assert "TASK [docker_host : Install" not in output
 
 
+@pytest.mark.parametrize(
+    "inventory", ["inventory/local/hosts.yml", "bench/inventory/hosts.yml", "inventory/example-multihost"]
+)
+def test_site_yml_finds_every_group_it_names_in_the_inventories_we_ship(playbook_runner, tmp_path, inventory):
+    """They declare the optional groups empty: `make up`, `make bench-api` and the example do not warn
+    "Could not match supplied host pattern" for a group site.yml plays on (every play's hosts listed,
+    nothing run, no host reached)."""
+    code, output = playbook_runner(tmp_path, "-i", inventory, "site.yml", "--list-hosts")
+    assert code == 0, output[-2000:]
+    assert output.count("pattern: ") >= 10, output[-2000:]
+    assert "Could not match supplied host pattern" not in output, output[-2000:]
+
+
 def test_every_port_a_role_publishes_is_in_its_exports():
     """site.yml's same-port check reads each role's `<role>_published`: a published port missing
     there would escape it."""
