@@ -104,7 +104,7 @@ unit: setup groovy mysqldb ## Unit tests: the repository (tests/) and the backen
 app-test: images browser mysqldb ## Application tests: MariaDB integration, granian, fuzzing, browser
 	@mkdir -p $(REPORTS)
 	pytest -q --junitxml=$(REPORTS)/app.xml app tests/test_dashboards.py tests/test_alert_rules.py \
-	  tests/test_container_engine.py
+	  tests/test_container_engine.py tests/test_bench_cpu.py
 
 simulate: setup ## Traffic against the deployed API: make simulate DURATION=60 RATE=50 [API_URL=...]
 	@token=(); if [ -f "$(OPERATOR_TOKEN_FILE)" ]; then token=(--operator-token-file "$(OPERATOR_TOKEN_FILE)"); fi; \
@@ -118,7 +118,7 @@ bench: bench-api bench-stats bench-simulator ## Every benchmark
 BENCH_INVENTORY := bench/inventory/hosts.yml
 # extra arguments of the bench stack's converge, e.g. BENCH_ARGS='-e backend_workers=3 -e backend_replicas=1'
 BENCH_ARGS ?=
-bench-api: images ## Through the published port of a stack site.yml deploys (ceiling, mixed, ratio), then one container
+bench-api: images ## Through the published port of a stack site.yml deploys (ceiling, mixed, ratio, CPU per request by part), then one container
 	@mkdir -p $(REPORTS)
 	ansible-playbook -i $(BENCH_INVENTORY) site.yml $(BENCH_ARGS) >$(REPORTS)/bench-api-converge.log \
 	  || { tail -n 30 $(REPORTS)/bench-api-converge.log; exit 1; }

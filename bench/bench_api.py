@@ -7,8 +7,11 @@
 published API port, 127.0.0.1:8000 by default: docker-proxy, nginx, every replica, MariaDB),
 then one backend container reached at its own address. On each it runs the path's ceiling first
 (a pooled ping, GET /api/health, same users) and then the shop's mixed journey; `ratio` is
-mixed / ceiling, a figure that carries from one machine to another. The JSON has the path's
-figures at the top level and the container's under "container".
+mixed / ceiling, a figure that carries from one machine to another. Each phase also splits the
+CPU its requests cost between the parts of the stack (bench/cpu.py: each component's containers,
+the load generator, the rest of the machine), in ms per request: what separates the mixed journey
+from its ceiling. The JSON has the path's figures at the top level (`cpu_ms_per_request`,
+`ceiling_cpu_ms_per_request`) and the container's under "container".
 
 The container runs, and `stats`, start their own stack (MariaDB on a volume, the migration, one
 backend container with granian 2 workers x 4 threads) under the prefix smartshop-bench and
@@ -28,6 +31,7 @@ import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
+from urllib.parse import urlsplit  # noqa: E402
 
 import docker  # noqa: E402
 import requests  # noqa: E402
@@ -36,13 +40,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "app"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from cpu import CpuMeter, line, per_request  # noqa: E402
 from testing import stack as containers  # noqa: E402
 
 DEFAULT_TOKEN = Path.home() / ".smartshop" / "secrets" / "localhost" / "api_operator_token"
 
 
-def _locust(user_class, host: str, users: int, duration: float) -> tuple[dict, object]:
-    """Run `user_class` against `host` for `duration` s after a 2 s warm-up; the totals and the stats."""
+def _locust(user_class, host: str, users: int, duration: float, meter: CpuMeter) -> tuple[dict, object]:
+    """Run `user_class` against `host` for `duration` s after a 2 s warm-up; the totals (with the CPU
+    each part of the stack spent per request over the same window) and the stats."""
     from locust.env import Environment
 
     env = Environment(user_classes=[user_class], host=host)
@@ -50,9 +56,11 @@ def _locust(user_class, host: str, users: int, duration: float) -> tuple[dict, o
     runner.start(users, spawn_rate=users)
     gevent.sleep(2)  # warm-up: pools fill, workers start
     env.stats.reset_all()
+    before = meter.snapshot()
     started = time.monotonic()
     gevent.sleep(duration)
     elapsed = time.monotonic() - started
+    cpu = per_request(before, meter.snapshot(), env.stats.total.num_requests)
     total = env.stats.total
     result = {
         "rps": round(total.num_requests / elapsed, 1),
@@ -63,23 +71,27 @@ def _locust(user_class, host: str, users: int, duration: float) -> tuple[dict, o
         "requests": total.num_requests,
         "duration_s": round(elapsed, 1),
         "users": users,
+        "cpu_ms_per_request": cpu,
     }
     runner.quit()
     return result, env.stats
 
 
-def measure(host: str, operator: dict[str, str], users: int, duration: float, label: str) -> dict:
-    """The ceiling of a path (a pooled ping, GET /api/health) then the mixed journey over it."""
+def measure(host: str, operator: dict[str, str], users: int, duration: float, label: str, meter: CpuMeter) -> dict:
+    """The ceiling of a path (a pooled ping, GET /api/health) then the mixed journey over it, each with
+    the CPU its request cost, part by part (what separates the two figures)."""
     from locustfile_api import PingUser, ShopUser
 
-    ceiling, _ = _locust(PingUser, host, users, duration)
+    ceiling, _ = _locust(PingUser, host, users, duration, meter)
     print(
         f"{label}: ceiling (GET /api/health) {ceiling['rps']} req/s, p99 {ceiling['p99_ms']} ms,"
         f" {ceiling['unexpected_errors']} errors"
     )
+    print(f"{label}: ceiling, CPU per request: {line(ceiling['cpu_ms_per_request'])}")
     ShopUser.operator = operator  # the error calls are operator routes
-    result, stats = _locust(ShopUser, host, users, duration)
+    result, stats = _locust(ShopUser, host, users, duration, meter)
     print(f"{label}: mixed {result['rps']} req/s")
+    print(f"{label}: mixed, CPU per request: {line(result['cpu_ms_per_request'])}")
     print(f"{'request':<14}{'count':>8}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'fails':>7}")
     for name, entry in sorted(stats.entries.items()):
         print(
@@ -91,6 +103,7 @@ def measure(host: str, operator: dict[str, str], users: int, duration: float, la
         print(f"unexpected: {error.name} {error.error} x{error.occurrences}")
     result["ceiling_rps"] = ceiling["rps"]
     result["ceiling_p99_ms"] = ceiling["p99_ms"]
+    result["ceiling_cpu_ms_per_request"] = ceiling["cpu_ms_per_request"]
     result["ratio"] = round(result["rps"] / ceiling["rps"], 2) if ceiling["rps"] else 0.0
     result["target"] = host
     return result
@@ -111,6 +124,16 @@ def published_path(url: str, token_file: Path) -> tuple[str, dict[str, str]]:
     if token.startswith("$ANSIBLE_VAULT"):
         raise SystemExit(f"bench-api: {token_file} is in Ansible Vault; give --token-file a clear copy")
     return url, {"Authorization": f"Bearer {token}"}
+
+
+def stack_project(client, url: str) -> str | None:
+    """The site.yml project (label com.smartshop.project) of the container publishing the URL's port."""
+    port = str(urlsplit(url).port or 80)
+    for container in client.containers.list():
+        for bindings in (container.attrs.get("NetworkSettings", {}).get("Ports") or {}).values():
+            if any(binding.get("HostPort") == port for binding in bindings or []):
+                return (container.labels or {}).get("com.smartshop.project")
+    return None
 
 
 SEED_SQL = """
@@ -215,7 +238,8 @@ def main() -> int:
     result: dict = {}
     if args.bench == "mixed" and args.target in ("path", "both"):
         url, operator = published_path(args.url.rstrip("/"), args.token_file)
-        result = measure(url, operator, args.users, args.duration, f"path {url}")
+        meter = CpuMeter(docker.from_env(), project=stack_project(docker.from_env(), url))
+        result = measure(url, operator, args.users, args.duration, f"path {url}", meter)
     if args.bench == "stats" or args.target in ("container", "both"):
         backend_env = {
             "SMARTSHOP_WORKERS": str(getattr(args, "workers", 2)),
@@ -234,7 +258,8 @@ def main() -> int:
                 result = stats_bench(stack, args.orders, args.samples)
             else:
                 # straight to the container's address: docker-proxy would take CPU from the API
-                one = measure(stack.backend_direct, stack.operator, args.users, args.duration, "one container")
+                meter = CpuMeter(docker.from_env(), prefix="smartshop-bench")
+                one = measure(stack.backend_direct, stack.operator, args.users, args.duration, "one container", meter)
                 result = {**result, "container": one} if result else one
         finally:
             stack.stop()
