@@ -60,8 +60,8 @@ def _locust(user_class, host: str, users: int, duration: float, meter: CpuMeter)
     started = time.monotonic()
     gevent.sleep(duration)
     elapsed = time.monotonic() - started
-    cpu = per_request(before, meter.snapshot(), env.stats.total.num_requests)
     total = env.stats.total
+    cpu = per_request(before, meter.snapshot(), total.num_requests)
     result = {
         "rps": round(total.num_requests / elapsed, 1),
         "p50_ms": total.get_response_time_percentile(0.50),
@@ -238,7 +238,8 @@ def main() -> int:
     result: dict = {}
     if args.bench == "mixed" and args.target in ("path", "both"):
         url, operator = published_path(args.url.rstrip("/"), args.token_file)
-        meter = CpuMeter(docker.from_env(), project=stack_project(docker.from_env(), url))
+        client = docker.from_env()
+        meter = CpuMeter(client, project=stack_project(client, url))
         result = measure(url, operator, args.users, args.duration, f"path {url}", meter)
     if args.bench == "stats" or args.target in ("container", "both"):
         backend_env = {

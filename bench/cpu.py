@@ -105,6 +105,6 @@ def per_request(before: Snapshot, after: Snapshot, requests: int) -> dict[str, f
 
 
 def line(figures: dict[str, float]) -> str:
-    """One printed line: 'backend 0.61, mysql 0.28, ... = total 1.10 ms per request, machine 98.7 % busy'."""
+    """One printed line: 'backend 0.61, mysql 0.28, ... = 1.10 ms of CPU per request, machine 98.7 % busy'."""
     parts = [f"{part} {value:.2f}" for part, value in figures.items() if part not in ("total", "busy_pct")]
     return f"{', '.join(parts)} = {figures['total']:.2f} ms of CPU per request, machine {figures['busy_pct']} % busy"

@@ -7,8 +7,10 @@ ansible-core's ``human_to_bytes``, as ``smartshop.stack.memory_at_least``) or is
 
     mysql_memory_limit must be a size such as 512m or 1g, at least 256m (MariaDB holds ...); got '8m'.
 
-One message format for every role: the roles keep only their data. It changes nothing, so it runs
-the same in check mode.
+Why before anything changes: a limit the engine accepts but the service cannot start under would
+leave it restarting; one the container module cannot read would fail only when it reached that
+container, the others already replaced. One message format for every role: the roles keep only
+their data. It changes nothing, so it runs the same in check mode.
 """
 
 from __future__ import annotations
