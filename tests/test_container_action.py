@@ -29,7 +29,7 @@ def args(**given):
     return {**defaults, **base, **given}
 
 
-def test_a_service_gets_labels_network_log_rotation_restart_policy_and_a_healthy_wait():
+def test_a_service_gets_labels_network_log_rotation_restart_policy_and_is_started_for_the_action_to_wait():
     module = action.container_args(args(aliases=["prometheus"], healthy_timeout=90), "shop")
     assert module["labels"] == {"com.smartshop.project": "shop", "com.smartshop.component": "prometheus"}
     assert module["networks"] == [{"name": "net", "aliases": ["prometheus"]}]
@@ -37,7 +37,41 @@ def test_a_service_gets_labels_network_log_rotation_restart_policy_and_a_healthy
     assert module["log_driver"] == "json-file"
     assert module["log_options"] == {"max-size": "10m", "max-file": "3"}
     assert module["restart_policy"] == "unless-stopped"
-    assert (module["state"], module["healthy_wait_timeout"]) == ("healthy", 90)
+    # the action waits, running the health check itself: not docker_container, which polls for
+    # Docker's verdict (the first one comes an interval after the start)
+    assert module["state"] == "started" and "healthy_wait_timeout" not in module
+
+
+def inspected(test, timeout=None):
+    check = {"Test": test, "Interval": 5 * 10**9}
+    if timeout is not None:
+        check["Timeout"] = timeout
+    return {"Config": {"Healthcheck": check}}
+
+
+@pytest.mark.parametrize(
+    ("container", "argv"),
+    [
+        (inspected(["CMD-SHELL", "wget -q https://127.0.0.1:9090/-/ready; test $? -eq 6"], 5 * 10**9),
+         ["timeout", "5", "/bin/sh", "-c", "wget -q https://127.0.0.1:9090/-/ready; test $? -eq 6"]),
+        (inspected(["CMD", "healthcheck.sh", "--connect"], 3 * 10**9), ["timeout", "3", "healthcheck.sh", "--connect"]),
+        (inspected(["CMD", "true"], 200 * 10**6), ["timeout", "1", "true"]),  # never under a second
+        (inspected(["CMD", "true"]), ["timeout", "30", "true"]),  # Docker's default timeout
+        (inspected(["NONE"]), None),  # disabled
+        (inspected([]), None),
+        ({"Config": {}}, None),  # no check: running is all there is to wait for
+        (None, None),
+    ],
+)  # fmt: skip
+def test_the_probe_is_the_containers_own_check_bounded_by_its_timeout(container, argv):
+    assert action.probe_argv(container) == argv
+
+
+def test_health_reads_the_status_and_the_verdict():
+    starting = {"State": {"Status": "running", "Health": {"Status": "starting"}}}
+    assert action.health_of(starting) == ("running", "starting")
+    assert action.health_of({"State": {"Status": "exited"}}) == ("exited", "")
+    assert action.health_of(None) == ("", "")
 
 
 def test_a_one_shot_runs_to_its_end_and_is_removed():

@@ -2,7 +2,8 @@
 variable, a mount, a published port or a tmpfs removed from the task is removed from the running
 container (docker_container alone keeps them: its default comparison accepts more than asked), and
 an unchanged task changes nothing. A port another process holds fails the run with what to do. A
-reload (the handlers' state) runs in a running container only and says why it did not."""
+reload (the handlers' state) runs in a running container only and says why it did not. A healthy
+wait ends when the container's own check passes, not at Docker's first verdict an interval later."""
 
 from __future__ import annotations
 
@@ -116,3 +117,27 @@ def test_a_reload_runs_in_a_running_container_and_leaves_one_that_is_not(ansible
     code, output = run_step(ansible_playbook, name, state="reloaded", reload=reload)
     assert code == 0, output[-3000:]
     assert "is not running: nothing to reload" in output
+
+
+READY_AFTER_A_SECOND = {
+    "entrypoint": ["/bin/sh", "-c", "sleep 1; touch /scratch/ready; exec sleep infinity"],
+    "tmpfs": ["/scratch:size=1m"],
+}
+
+
+def test_a_healthy_wait_ends_when_the_check_passes_not_at_dockers_first_verdict(ansible_playbook, name):
+    # Docker would run its first check five minutes after the start: waiting for its verdict
+    # would fail the 30 s timeout
+    check = {"test": ["CMD", "test", "-f", "/scratch/ready"], "interval": "300s", "timeout": "2s", "retries": 1}
+    assert step(ansible_playbook, name, state="healthy", healthcheck=check, healthy_timeout=30, **READY_AFTER_A_SECOND)
+    container = docker.from_env().containers.get(name)
+    assert container.exec_run(["test", "-f", "/scratch/ready"]).exit_code == 0
+    assert container.attrs["State"]["Health"]["Status"] == "starting"  # Docker has not checked yet
+
+
+def test_a_check_that_never_passes_fails_the_wait_with_its_words(ansible_playbook, name):
+    check = {"test": ["CMD-SHELL", "echo not ready yet >&2; exit 1"], "interval": "300s", "timeout": "2s"}
+    code, output = run_step(ansible_playbook, name, state="healthy", healthcheck=check, healthy_timeout=3)
+    assert code != 0, output[-3000:]
+    assert f"container {name} not healthy after 3 s" in output, output[-3000:]
+    assert "its health check last said: not ready yet" in output

@@ -2,6 +2,7 @@
 
 import json
 import os
+import time
 
 import pytest
 
@@ -11,6 +12,15 @@ REPLICAS = [f"{PROJECT}-backend-1", f"{PROJECT}-backend-2"]
 
 def inspect(host, name):
     return host.docker(name).inspect()
+
+
+def settled(host, name, wait=20):
+    """The container once Docker has given its health verdict: the side effect replaces a replica
+    just before these tests, and Docker checks first one interval (5 s) after the start."""
+    deadline = time.monotonic() + wait
+    while (c := inspect(host, name))["State"]["Health"]["Status"] == "starting" and time.monotonic() < deadline:
+        time.sleep(1)
+    return c
 
 
 def call(host, replica, path):
@@ -24,7 +34,7 @@ def call(host, replica, path):
 
 @pytest.mark.parametrize("replica", REPLICAS)
 def test_replica_healthy_non_root_restartable(host, replica):
-    c = inspect(host, replica)
+    c = settled(host, replica)
     assert c["State"]["Health"]["Status"] == "healthy"
     assert c["Config"]["User"] == "10001:10001"
     assert c["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"

@@ -44,7 +44,10 @@ options:
   restart: {description: Restart the container even when nothing about it changed., type: bool, default: false}
   state:
     description:
-      - C(healthy) starts it and waits until its healthcheck passes; C(started) does not wait.
+      - C(healthy) starts it and waits until its healthcheck (the task's or the image's) passes. The
+        action runs the check in the container at once, then every half second, rather than wait
+        for Docker 20.10's first check one interval after start; Docker's own verdict follows.
+        C(started) does not wait.
       - C(completed) runs a one-shot command to its end (a non-zero exit fails the task) and removes it.
       - C(restarted) restarts an existing container; C(absent) removes it.
       - C(reloaded) (for handlers) runs I(reload_command) inside the container when it is running
