@@ -3,7 +3,8 @@ variable, a mount, a published port or a tmpfs removed from the task is removed 
 container (docker_container alone keeps them: its default comparison accepts more than asked), and
 an unchanged task changes nothing. A port another process holds fails the run with what to do. A
 reload (the handlers' state) runs in a running container only and says why it did not. A healthy
-wait ends when the container's own check passes, not at Docker's first verdict an interval later."""
+wait ends when the container's own check passes, not at Docker's first verdict an interval later,
+and fails at once when the container exits."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import json
 import secrets
 import socket
 import sys
+import time
 
 import docker
 import pytest
@@ -141,3 +143,15 @@ def test_a_check_that_never_passes_fails_the_wait_with_its_words(ansible_playboo
     assert code != 0, output[-3000:]
     assert f"container {name} not healthy after 3 s" in output, output[-3000:]
     assert "its health check last said: not ready yet" in output
+
+
+def test_a_container_that_exits_fails_the_wait_at_once(ansible_playbook, name):
+    check = {"test": ["CMD", "true"], "interval": "300s", "timeout": "2s"}
+    started = time.monotonic()
+    code, output = run_step(
+        ansible_playbook, name, state="healthy", healthcheck=check, healthy_timeout=120,
+        entrypoint=["/bin/sh", "-c", "exit 3"], restart_policy="no",
+    )  # fmt: skip
+    assert code != 0, output[-3000:]
+    assert f"container {name} exited (exit code 3) before it was healthy" in output, output[-3000:]
+    assert time.monotonic() - started < 100, "waited for the timeout instead of failing on the exit"

@@ -164,7 +164,7 @@ def probe_argv(container: Mapping | None) -> list[str] | None:
     container has none.
 
     Docker 20.10 runs a container's first check one interval after it starts (``start_interval``
-    came with Docker 25): waiting for its verdict cost every container 5-6 s of a converge whatever
+    came with Docker 25): waiting for its verdict cost every container 6.5-7 s of a converge whatever
     the service needed. The action runs the same check as soon as the container runs and goes on
     when it passes; Docker's own verdict follows at its first interval."""
     check = ((container or {}).get("Config") or {}).get("Healthcheck") or {}
