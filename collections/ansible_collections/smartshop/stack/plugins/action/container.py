@@ -268,11 +268,9 @@ class ActionModule(ActionBase):
         """Run the container's health check until it passes (None) or the timeout; the failure's
         message otherwise. Docker's own verdict counts as well: an image whose shell lacks
         ``timeout`` is waited for as docker_container would."""
-        status, health = health_of(result.get("container"))
-        if health == "healthy":
+        if health_of(result.get("container"))[1] == "healthy":
             return None
         deadline = time.monotonic() + timeout
-        said = ""
         while True:
             ran = self._execute_module(
                 module_name="community.docker.docker_container_exec",
