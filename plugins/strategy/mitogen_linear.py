@@ -10,6 +10,11 @@ to CPU 0 and every other process, the commands tasks start included, to the rest
 Docker engine the docker_host role starts (start-stop-daemon, no service manager) ran on CPU 1
 alone, and with it every container it started, the database and the API replicas included
 (docs/measurements.md, session 15). Processes started by a task now get the CPUs the run has.
+
+No task of the project is async (`async`/`poll: 0`): under Mitogen a background job of a
+community.docker module (docker_image building) never starts its work, its forked process waits
+on a lock forever (docs/measurements.md, session 24); a task-level `connection:
+ansible.builtin.local` does not escape Mitogen. Async `command` jobs do run.
 """
 
 from __future__ import annotations
