@@ -12,9 +12,12 @@ alone, and with it every container it started, the database and the API replicas
 (docs/measurements.md, session 15). Processes started by a task now get the CPUs the run has.
 
 No task of the project is async (`async`/`poll: 0`): under Mitogen a background job of a
-community.docker module (docker_image building) never starts its work, its forked process waits
-on a lock forever (docs/measurements.md, session 24); a task-level `connection:
-ansible.builtin.local` does not escape Mitogen. Async `command` jobs do run.
+community.docker module (docker_image building) never starts its work: the job's process, forked
+from Mitogen's clean fork parent, asks the controller for the collection's module_utils
+(community.docker's common_api) and waits for the answer forever (py-spy: Mitogen's
+Importer.create_module; docs/measurements.md, sessions 24-25; upstream mitogen-hq/mitogen#835, open).
+A synchronous run of the same module first does not help, nor does a task-level `connection:
+ansible.builtin.local`. Async `command` jobs do run (their module_utils are ansible's own).
 """
 
 from __future__ import annotations
