@@ -34,9 +34,10 @@ def secret(name: str) -> str:
 
 
 def status(method: str, url: str, **kwargs) -> int:
-    """The answer's status; -1 when the connection is refused, -2 on any other transport error."""
+    """The answer's status, a redirect not followed (it could name any host); -1 when the connection
+    is refused, -2 on any other transport error."""
     try:
-        return requests.request(method, url, timeout=10, verify=CA, **kwargs).status_code
+        return requests.request(method, url, timeout=10, verify=CA, allow_redirects=False, **kwargs).status_code
     except requests.RequestException as exc:
         return -1 if "refused" in str(exc).lower() else -2
 
@@ -86,6 +87,7 @@ HTTP_CHECKS = [
     ("an unknown method is a 405", ("PROPFIND", f"{API}/api/stats", {}), {405}),
     ("a 1 MB body is a 413", ("POST", f"{API}/api/users/create", {"data": "x" * 1_000_000}), {413}),
     ("a right-to-left override in a name is a 422", ("POST", f"{API}/api/users/create", {"json": {"username": "bob\u202egnp"}}), {422}),
+    ("a doubled slash is a 404, no redirect to the host a header names", ("GET", f"{API}/api//users", {"headers": {"Host": "evil.example"}}), {404}),
 ]  # fmt: skip
 # POST /rate on the simulator's own loopback (its port is not published)
 RATE = (

@@ -35,6 +35,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.url_map.converters["int"] = IdConverter
+    # A path with doubled slashes (/api//users) is a JSON 404 like any unknown path. Werkzeug's
+    # default answered it with a 308 in HTML whose Location was built from the Host header (behind
+    # nginx without the port: http://127.0.0.1/api/users), a redirect the errors handler never saw.
+    app.url_map.merge_slashes = False
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         JSON_SORT_KEYS=False,

@@ -132,6 +132,16 @@ def test_every_route_is_in_the_openapi_document_with_its_methods():
     assert len(operation_ids) == len(set(operation_ids))
 
 
+@pytest.mark.parametrize("path", ["//api//health", "/api//users", "/api/orders//1", "/api/users/1/"])
+def test_an_odd_path_is_a_json_404_never_a_redirect_built_from_the_host_header(path):
+    client = create_app(Settings.from_env({}), database=_NoDatabase()).test_client()
+    # PATH_INFO as the server passes it (the test client would read "//api" as a host name)
+    response = client.get("/", headers={"Host": "evil.example"}, environ_overrides={"PATH_INFO": path})
+    assert response.status_code == 404, response.headers.get("Location")
+    assert "Location" not in response.headers
+    assert response.get_json() == {"error": "no such resource", "status": 404}
+
+
 def test_request_schemas_are_the_validation_fields():
     """The documented body of an order is what body() checks: change a Field, the document follows."""
     from smartshop_backend.api.orders import ORDER_FIELDS
