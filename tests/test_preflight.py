@@ -19,7 +19,11 @@ CASES = [
     ({"mysql_root_password": "short"}, "mysql_root_password must be a string of at least 16"),
     ({"mysql_app_password": ""}, "mysql_app_password must be a string of at least 16"),
     ({"mysql_exporter_password": "has'quote-and-is-long-enough"}, "mysql_exporter_password must be"),
-    ({"mysql_bind_address": "everywhere"}, "mysql_bind_address must be an IP address"),
+    ({"mysql_bind_address": "everywhere"}, "mysql_bind_address must be an IPv4 address"),
+    ({"smartshop_bind_address": "::1"}, "got '::1' (from smartshop_bind_address)"),
+    # the container module refused them only when it reached that container, after other roles' changes
+    ({"frontend_bind_address": "localhost"}, "not IPv6) on localhost: frontend_bind_address is 'localhost'"),
+    ({"prometheus_bind_address": "::1"}, "prometheus_bind_address is '::1'"),
     ({"mysql_app_user": "exporter"}, "must differ"),
     ({"network_networks": []}, "network_networks must list at least one network"),
     ({"images_upstream": {"mysql": "mariadb:latest", "base": "debian:bookworm-slim"}}, "images_upstream.mysql"),

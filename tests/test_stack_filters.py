@@ -197,6 +197,28 @@ def test_memory_at_least_says_when_its_floor_is_no_size():
         memory_at_least("1g", "much")
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("127.0.0.1", True),
+        ("0.0.0.0", True),  # every interface, as an inventory may ask
+        ("192.168.56.10", True),
+        ("localhost", False),  # a name: Docker publishes on addresses only
+        ("my-host.example", False),
+        ("::1", False),  # IPv6: the roles write address:port without brackets
+        ("[::1]", False),
+        ("127.0.0.1 ", False),
+        ("127.0.0.01", False),
+        ("256.1.1.1", False),
+        ("", False),
+        (None, False),
+        (2130706433, False),  # 127.0.0.1 as a number, as YAML could read a quoted-less value
+    ],
+)
+def test_ipv4_address_is_what_a_port_is_published_on(value, expected):
+    assert plugin("test", "stack").ipv4_address(value) is expected
+
+
 def test_every_memory_limit_has_a_floor_in_its_role_preflight():
     """A role's new container with a memory limit its preflight does not check would escape it."""
     for defaults in ROOT.glob("roles/*/defaults/main.yml"):
