@@ -25,6 +25,10 @@ CASES = [
     ({"frontend_bind_address": "localhost"}, "not IPv6) on localhost: frontend_bind_address is 'localhost'"),
     ({"prometheus_bind_address": "::1"}, "prometheus_bind_address is '::1'"),
     ({"mysql_app_user": "exporter"}, "must differ"),
+    # a relative directory put MariaDB's root password and TLS key under the working directory
+    ({"smartshop_config_dir": "relative/dir"}, "(they are mounted into containers): smartshop_config_dir is"),
+    ({"mysql_config_dir": "etc/mysql"}, "mysql_config_dir is 'etc/mysql'"),
+    ({"smartshop_project": "My Stack"}, "got 'My Stack'"),
     ({"network_networks": []}, "network_networks must list at least one network"),
     ({"images_upstream": {"mysql": "mariadb:latest", "base": "debian:bookworm-slim"}}, "images_upstream.mysql"),
     ({"docker_host_wait_timeout": "soon"}, "argument 'docker_host_wait_timeout' is of type str and we were unable"),
