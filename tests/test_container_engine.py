@@ -4,7 +4,7 @@ container (docker_container alone keeps them: its default comparison accepts mor
 an unchanged task changes nothing. A port another process holds fails the run with what to do. A
 reload (the handlers' state) runs in a running container only and says why it did not. A healthy
 wait ends when the container's own check passes, not at Docker's first verdict an interval later,
-and fails at once when the container exits."""
+and fails at once when the container exits or the engine keeps restarting it, with its last log lines."""
 
 from __future__ import annotations
 
@@ -155,3 +155,18 @@ def test_a_container_that_exits_fails_the_wait_at_once(ansible_playbook, name):
     assert code != 0, output[-3000:]
     assert f"container {name} exited (exit code 3) before it was healthy" in output, output[-3000:]
     assert time.monotonic() - started < 100, "waited for the timeout instead of failing on the exit"
+
+
+def test_a_container_the_engine_keeps_restarting_fails_the_wait_with_its_last_words(ansible_playbook, name):
+    # a server given a flag it does not know (mysql_extra_flags) exits at once, again and again: the
+    # wait used to go on to its timeout (3 minutes for MariaDB) and say only that an exec failed
+    check = {"test": ["CMD", "true"], "interval": "300s", "timeout": "2s"}
+    started = time.monotonic()
+    code, output = run_step(
+        ansible_playbook, name, state="healthy", healthcheck=check, healthy_timeout=120,
+        entrypoint=["/bin/sh", "-c", "echo unknown variable zebra-flag >&2; exit 7"],
+    )  # fmt: skip
+    assert code != 0, output[-3000:]
+    assert f"container {name} keeps exiting before it is healthy (exit code 7, restarted" in output, output[-3000:]
+    assert "unknown variable zebra-flag" in output, output[-3000:]
+    assert time.monotonic() - started < 100, "waited for the timeout instead of failing on the restarts"
