@@ -224,9 +224,10 @@ def reload_verdict(name: str, info: Mapping) -> str | None:
 
 
 # A container the engine restarts after each exit (its restart policy) that has exited this many
-# times before its check passed will not pass: a bad flag or configuration. Docker's back-off
-# (0.1, 0.2, 0.4 s) reaches it within seconds, where the wait would go on to its timeout (3 minutes
-# for MariaDB) while the engine kept restarting it.
+# times during the wait, before its check passed, will not pass: a bad flag or configuration.
+# Docker's back-off (0.1, 0.2, 0.4 s) reaches it within seconds, where the wait would go on to its
+# timeout (3 minutes for MariaDB) while the engine kept restarting it. Counted from the wait's start:
+# RestartCount also holds the restarts of the container's past (a crash drill's, say).
 CRASH_LOOP_RESTARTS = 3
 # The container's last log lines, in a failure's message (no community.docker module reads logs).
 LOG_LINES = 20
@@ -280,6 +281,7 @@ class ActionModule(ActionBase):
         if health_of(result.get("container"))[1] == "healthy":
             return None
         deadline = time.monotonic() + timeout
+        restarted_before = (result.get("container") or {}).get("RestartCount") or 0
         while True:
             ran = self._execute_module(
                 module_name="community.docker.docker_container_exec",
@@ -297,7 +299,7 @@ class ActionModule(ActionBase):
             if health == "healthy":
                 return None
             code = (container.get("State") or {}).get("ExitCode")
-            restarts = container.get("RestartCount") or 0
+            restarts = (container.get("RestartCount") or 0) - restarted_before
             if status in ("exited", "dead"):
                 before = f"container {name} {status} (exit code {code}) before it was healthy"
                 return before + self._logs(name, task_vars)
