@@ -156,6 +156,19 @@ def test_bad_input_is_refused_by_name(ansible_playbook, tmp_path, expression, me
     assert not (tmp_path / "secrets").exists() or not any((tmp_path / "secrets").rglob("*x*"))
 
 
+def test_an_emptied_file_is_refused_naming_it_and_what_to_do(ansible_playbook, tmp_path):
+    # the roles' checks would say "mysql_app_password must be a string of at least 16 characters ...
+    # leave it unset to have one generated", as if the user had set it
+    folder = tmp_path / "secrets" / "h0"
+    folder.mkdir(parents=True, mode=0o700)
+    (folder / "x_password").write_text("\n")
+    code, output, _ = run(ansible_playbook, tmp_path, "lookup('smartshop.stack.secret', 'x_password')")
+    assert code != 0, output
+    assert f"{folder / 'x_password'} is empty. Put back its copy" in output, output[-2000:]
+    assert "or remove the file: the next run generates a new value" in output
+    assert (folder / "x_password").read_text() == "\n"  # left as it is, for the user to restore
+
+
 def test_the_inventory_names_the_directory_with_an_expression(ansible_playbook, tmp_path, root):
     """The inventory's smartshop_secrets_dir is an expression (environment, then HOME): the lookup
     templates it and never makes a directory named after the expression."""

@@ -76,6 +76,18 @@ ALPHABET = string.ascii_letters + string.digits
 NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 
+def _not_empty(path: str, value: str) -> str:
+    """A stored credential, refused when its file was emptied: the roles would fail on it later
+    saying only that the variable is too short, as if the user had set it."""
+    if not value:
+        raise AnsibleError(
+            f"smartshop.stack.secret: {path} is empty. Put back its copy (a backup holds the credentials:"
+            " README, Backup and restore), or remove the file: the next run generates a new value and"
+            " applies it everywhere it is used."
+        )
+    return value
+
+
 def _draw(length: int) -> str:
     """A new random value: `length` letters and digits."""
     return "".join(secrets.choice(ALPHABET) for _ in range(length))
@@ -188,9 +200,9 @@ class LookupModule(LookupBase):
                     f"decrypted ({exc.message}); give the vault password (--vault-password-file or "
                     "ANSIBLE_VAULT_PASSWORD_FILE)"
                 ) from None
-            return to_text(data).strip()
-        value = to_text(data).strip()
-        if vault and value:
+            return _not_empty(path, to_text(data).strip())
+        value = _not_empty(path, to_text(data).strip())
+        if vault:
             self._write(path, value, vault)  # a copy kept in clear is encrypted on first read
         return value
 
