@@ -103,6 +103,9 @@ def body(fields: dict[str, Field]) -> dict[str, Any]:
             raise APIError("body is not valid JSON", 400) from None
     if not isinstance(data, dict):
         raise APIError("body must be a JSON object", 400)
+    if any(not _unicode(key) or (isinstance(value, str) and not _unicode(value)) for key, value in data.items()):
+        # JSON's \ud800 escape alone decodes to a code point no UTF-8 text can hold (nor the database)
+        raise APIError("body is not valid Unicode: a UTF-16 surrogate escape without its pair", 400)
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise Invalid(f"unknown field '{unknown[0]}'", field=unknown[0])
@@ -113,6 +116,15 @@ def body(fields: dict[str, Field]) -> dict[str, Any]:
             continue
         _check(name, data[name], spec)
     return data
+
+
+def _unicode(text: str) -> bool:
+    """Whether text is valid Unicode (no lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check(name: str, value: Any, spec: Field) -> None:

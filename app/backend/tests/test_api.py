@@ -454,6 +454,33 @@ def test_deeply_nested_json_is_a_400_or_413_and_changes_nothing(client, depth):
 
 
 @pytest.mark.parametrize(
+    ("url", "body"),
+    [
+        ("/api/errors/custom", '{"message": "a\\ud800b"}'),
+        ("/api/errors/custom", '{"message": "\\udfff", "code": 418}'),
+        ("/api/users/create", '{"username": "\\ud83d"}'),
+        ("/api/users/create", '{"\\ud800": 1}'),
+    ],
+)
+def test_a_lone_surrogate_escape_is_a_400_and_logs_nothing(client, url, body):
+    """JSON's \\ud800 without its pair decodes to a code point UTF-8 cannot hold: the log row
+    of /api/errors/custom failed to encode and the client got a 500."""
+    before = activity_texts(client)
+    users = stats(client)["total_users"]
+    r = client.post(url, data=body, content_type="application/json")
+    assert r.status_code == 400, (r.status_code, r.get_data(as_text=True))
+    assert r.get_json()["error"].startswith("body is not valid Unicode")
+    assert not re.search(r"\\ud[89a-f]", r.get_data(as_text=True), re.IGNORECASE)  # nothing echoed back
+    assert activity_texts(client) == before
+    assert stats(client)["total_users"] == users
+    # a valid pair (an emoji) is still welcome where text is free
+    ok = client.post(
+        "/api/errors/custom", data='{"message": "\\ud83d\\ude00", "code": 418}', content_type="application/json"
+    )
+    assert ok.status_code == 418 and ok.get_json()["error"] == "\U0001f600"
+
+
+@pytest.mark.parametrize(
     "url", ["/api/users/" + "9" * 25, "/api/orders/" + "1" * 20, "/api/users/" + "9" * 5000, "/api/users/-1"]
 )
 def test_ids_outside_the_documented_range_are_404_never_5xx(client, url):

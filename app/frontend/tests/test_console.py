@@ -4,8 +4,10 @@ the numbers on the page must change."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -128,6 +130,53 @@ def test_the_public_api_port_hides_metrics_and_guards_operator_routes(app_stack)
     assert metrics.status_code == 404 and metrics.json()["error"]
     assert requests.get(f"{api}/api/errors/500", timeout=5).status_code == 401
     assert requests.get(f"{api}/api/errors/500", headers=app_stack["operator"], timeout=5).status_code == 500
+
+
+def _raw(url: str, request: bytes) -> tuple[int, str, str]:
+    """Send request bytes as they are (no client library would send a broken request line)."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(request)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    head, _, body = answer.decode("latin-1").partition("\r\n\r\n")
+    content_type = next(
+        (line.split(":", 1)[1].strip() for line in head.split("\r\n") if line.lower().startswith("content-type:")), ""
+    )
+    return int(head.split()[1]), content_type, body
+
+
+@pytest.mark.parametrize("port", ["api", "console"])
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "says"),
+    [
+        (b"GARBAGE\r\n\r\n", 400, "malformed request"),
+        (b"GET /api/users/%00 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 400, "malformed request"),
+        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 414, "path too long"),
+        (
+            b"GET /api/health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\nConnection: close\r\n\r\n",
+            400,
+            "headers too large",
+        ),
+        (
+            b"POST /api/users/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 70000\r\n"
+            b"Connection: close\r\n\r\n" + b"a" * 70000,
+            413,
+            "body too large",
+        ),
+        (b"GET /.smartshop/errors/400 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 404, "no such resource"),
+    ],
+    ids=["request-line", "nul-in-path", "path-too-long", "header-too-large", "body-too-large", "error-page-itself"],
+)
+def test_what_nginx_refuses_itself_is_json_like_the_api(app_stack, port, request_bytes, status, says):
+    """nginx answers these before any replica sees them; its own pages were HTML, and a broken
+    request line sent to a named error location was a 500."""
+    code, content_type, body = _raw(app_stack[port], request_bytes)
+    assert code == status, body
+    assert content_type == "application/json"
+    assert json.loads(body) == {"error": json.loads(body)["error"], "status": status}
+    assert says in json.loads(body)["error"]
 
 
 def test_writes_beyond_the_per_client_rate_get_429_and_reads_do_not(app_stack, docker_client, images):
