@@ -10,11 +10,19 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= false
 REPORTS     := $(CURDIR)/reports
 PURGE       ?= 0
+, := ,
 API_URL     ?= http://127.0.0.1:8000
 DURATION    ?= 60
 RATE        ?= 20
 # The API's operator token (make simulate requests payment outcomes and injects errors with it).
 OPERATOR_TOKEN_FILE ?= $(or $(SMARTSHOP_SECRETS_DIR),$(HOME)/.smartshop/secrets)/localhost/api_operator_token
+# One run at a time changes the stack from this machine: up, down, backup, restore and rotate-secrets
+# hold RUN_LOCK (flock(1): released when the run ends, even when it is killed); a second one says so
+# and exits 75 before it touches anything (two runs at once raced to create the same containers).
+RUN_LOCK    ?= $(HOME)/.smartshop/run.lock
+locked = $(info $(strip $(1)))mkdir -p -m 0700 "$(dir $(RUN_LOCK))" && flock --nonblock --conflict-exit-code 75 "$(RUN_LOCK)" $(1) \
+  || { rc=$$?; [ $$rc -ne 75 ] || echo "make $@: another run (up, down, backup, restore or rotate-secrets) is changing \
+the stack from this machine (it holds $(RUN_LOCK)); run this again when it has ended" >&2; exit $$rc; }
 # Role scenarios in dependency order, then the cross-role scenarios under molecule/.
 ROLES       := docker_host images network pki mysql backend frontend exporters prometheus alertmanager grafana \
                simulator registry
@@ -69,7 +77,7 @@ browser: ## Install Debian's chromium for the browser tests (never a downloaded 
 	@chromium --version
 
 up: setup ## Provision the whole stack on the local Docker host (site.yml) [ARGS='-e smartshop_image_source=airgap']
-	ansible-playbook site.yml $(ARGS)
+	@$(call locked,ansible-playbook site.yml $(ARGS))
 
 verify: setup ## Check the deployed stack: containers healthy, Prometheus targets up, API and console answer
 	ansible-playbook playbooks/verify.yml
@@ -78,17 +86,17 @@ security-check: setup ## The deployed stack tried as an outsider would (anonymou
 	python tools/security_check.py
 
 rotate-secrets: setup ## New values for every generated credential while the stack serves (none refused on the way)
-	ansible-playbook playbooks/rotate-secrets.yml --skip-tags images,docker_host,network
+	@$(call locked,ansible-playbook playbooks/rotate-secrets.yml --skip-tags images$(,)docker_host$(,)network)
 
 backup: setup ## Back up the running stack (database, Prometheus, credentials), encrypted, into ~/.smartshop/backups
-	ansible-playbook playbooks/backup.yml
+	@$(call locked,ansible-playbook playbooks/backup.yml)
 
 restore: setup ## The stack back from the newest backup (BACKUP=<name> for another; REPLACE=1 over existing data)
-	ansible-playbook playbooks/restore.yml -e backup_replace=$(if $(filter 1 true yes,$(REPLACE)),true,false) \
-	  $(if $(BACKUP),-e backup_name=$(BACKUP))
+	@$(call locked,ansible-playbook playbooks/restore.yml -e backup_replace=$(if $(filter 1 true yes,$(REPLACE)),true,false) \
+	  $(if $(BACKUP),-e backup_name=$(BACKUP)))
 
 down: setup ## Remove the stack's containers; PURGE=1 also removes its volumes, networks and configuration (images stay)
-	ansible-playbook playbooks/teardown.yml -e smartshop_purge=$(PURGE)
+	@$(call locked,ansible-playbook playbooks/teardown.yml -e smartshop_purge=$(PURGE))
 
 lint: setup ## yamllint, ansible-lint (production profile), ruff
 	yamllint -s .
