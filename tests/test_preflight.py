@@ -118,3 +118,32 @@ def test_a_dry_run_on_a_host_never_converged_says_so_before_anything(playbook_ru
     assert recap, output[-2000:]
     assert recap.group(1) == "0"
     assert not (tmp_path / "secrets").exists(), "a dry run made credentials"
+
+
+@pytest.mark.parametrize(
+    ("manifest", "says"),
+    [(None, "(it is missing)"), ('{"images": {"backend": 42', "(it is unreadable: see the warning above)")],
+    ids=["missing", "cut-short"],
+)
+def test_a_run_limited_by_tags_with_no_record_of_images_stops_before_anything(
+    playbook_runner, tmp_path, manifest, says
+):
+    """Without images.json each role's image fell back to an upstream name: --tags mysql would have
+    pulled Docker Hub's MariaDB to run over the stack's data. A manifest cut short failed on
+    `from_json`, naming no file; now it is a warning and reads as no record."""
+    config = tmp_path / "config"
+    config.mkdir()
+    if manifest is not None:
+        (config / "images.json").write_text(manifest)
+    code, output = playbook_runner(
+        tmp_path, "site.yml", "--tags", "mysql", "-e", json.dumps({"smartshop_config_dir": str(config)})
+    )
+    assert code != 0, output[-2000:]
+    assert "This run skips the images role (--tags mysql) and runs mysql" in output, output[-3000:]
+    assert says in output
+    assert "Run site.yml once without --tags (or add --tags images)" in output
+    if manifest is not None:
+        assert f"{config}/images.json, the images an earlier run recorded, is unreadable: it is not JSON" in output
+    recap = re.search(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", output)
+    assert recap, output[-2000:]
+    assert recap.group(1) == "0"

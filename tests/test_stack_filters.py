@@ -118,6 +118,34 @@ def test_bcrypt_hash_refuses_what_it_cannot_hash(password, rounds, message):
         _filters.bcrypt_hash(password, "x", rounds)
 
 
+def test_recorded_images_reads_a_manifest():
+    text = '{"images": {"mysql": "smartshop/mariadb:debian12-0"}, "sources": {"mysql": "airgap"}, "x": 1}'
+    assert _filters.recorded_images(text) == {
+        "images": {"mysql": "smartshop/mariadb:debian12-0"},
+        "sources": {"mysql": "airgap"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('{"images": {"backend": 42', "it is not JSON"),
+        ("", "it is not JSON"),
+        ("[]", "it is not a JSON object"),
+        ('{"images": {"backend": 42}, "sources": {}}', "its 'images' is not a map of names to strings"),
+        ('{"images": {}}', "its 'sources' is not a map of names to strings"),
+    ],
+)
+def test_recorded_images_reads_anything_else_as_no_record_with_a_warning(monkeypatch, text, problem):
+    warnings = []
+    monkeypatch.setattr(_filters.Display, "warning", lambda self, msg, *a, **k: warnings.append(msg))
+    assert _filters.recorded_images(text, "/etc/smartshop/images.json") == {"images": {}, "sources": {}}
+    assert len(warnings) == 1
+    assert warnings[0].startswith(
+        f"/etc/smartshop/images.json, the images an earlier run recorded, is unreadable: {problem}"
+    )
+
+
 def test_mysql_native_hash_is_what_the_server_stores():
     # MariaDB's PASSWORD('oldpass') and PASSWORD('newpass'), read from a 10.11 server's SHOW CREATE USER
     assert _filters.mysql_native_hash("oldpass") == "*0CB87B54D56D8754251AE4606D53C974842877BE"

@@ -32,15 +32,27 @@ mysql_native_hash
 What MariaDB stores for a mysql_native_password account (``*`` and the upper-case hex of
 SHA1(SHA1(password))): the mysql role gives accounts their passwords as hashes, so statements carry
 no password, and compares them with what the server holds (a rotation gives an account two).
+
+recorded_images
+---------------
+The images an earlier run recorded (the images role's manifest, ``images.json``, as read by
+``ansible.builtin.slurp``): ``{"images": {component: reference}, "sources": {component: origin}}``.
+A manifest that is no such record (cut short by a full disk, edited by hand) is a warning and
+reads as none: the images role records it again, and until then the run knows no image, as on a
+host where site.yml never ran (it failed on ``from_json``, naming no file):
+
+    {{ __site_manifest_content.content | b64decode | smartshop.stack.recorded_images(path) }}
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import Iterable, Mapping
 
 from ansible.errors import AnsibleFilterError
+from ansible.utils.display import Display
 
 # addresses that bind every interface (and none given): the rule is about them, it binds nothing
 WILDCARDS = ("0.0.0.0", "::", "")  # noqa: S104
@@ -121,6 +133,28 @@ def mysql_native_hash(password: str) -> str:
     return "*" + hashlib.sha1(inner).hexdigest().upper()  # noqa: S324
 
 
+def recorded_images(text: str, path: str = "images.json") -> dict:
+    """The manifest's images and sources, or none (and a warning) when it is not a manifest."""
+    try:
+        record = json.loads(text)
+        problem = "" if isinstance(record, dict) else "it is not a JSON object"
+    except ValueError as exc:
+        record, problem = {}, f"it is not JSON ({exc})"
+    for key in ("images", "sources"):
+        if not problem and not (
+            isinstance(record.get(key), dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in record[key].items())
+        ):
+            problem = f"its '{key}' is not a map of names to strings"
+    if problem:
+        Display().warning(
+            f"{path}, the images an earlier run recorded, is unreadable: {problem}. It is read as no record: "
+            "the images role records the images again (a run limited by --tags that skips it knows none)."
+        )
+        return {"images": {}, "sources": {}}
+    return {"images": record["images"], "sources": record["sources"]}
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -128,4 +162,5 @@ class FilterModule:
             "scrape_targets": scrape_targets,
             "bcrypt_hash": bcrypt_hash,
             "mysql_native_hash": mysql_native_hash,
+            "recorded_images": recorded_images,
         }
