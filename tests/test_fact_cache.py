@@ -48,3 +48,19 @@ def test_shared_facts_outlive_the_run_in_jsonfile_files(playbook_runner, tmp_pat
     assert run("-e", "value=third", plugin="ansible.builtin.jsonfile") == "second"
     assert run("-e", "forget=true") == "third"
     assert run() == "nothing"
+
+
+def test_a_cache_file_that_is_not_json_reads_as_no_facts_and_the_run_goes_on(playbook_runner, tmp_path):
+    """ansible.builtin.jsonfile removes such a file and fails the run ("re-run your command now")."""
+    playbook = tmp_path / "share.yml"
+    playbook.write_text(PLAYBOOK)
+    facts = tmp_path / ".smartshop" / "facts"
+    facts.mkdir(parents=True)
+    (facts / "s1_localhost").write_text('{"__payload__": "cut sh')
+    code, output = playbook_runner(tmp_path, "-i", "localhost,", "-c", "local", str(playbook), "-e", "value=anew")
+    assert code == 0, output[-2000:]
+    assert '"msg": "shared: nothing"' in output
+    assert "The fact cache's file for localhost is removed (see the warning above): this run goes on" in output
+    assert json.loads((facts / "s1_localhost").read_text())  # written again by this run
+    code, output = playbook_runner(tmp_path, "-i", "localhost,", "-c", "local", str(playbook))
+    assert code == 0 and '"msg": "shared: anew"' in output, output[-2000:]

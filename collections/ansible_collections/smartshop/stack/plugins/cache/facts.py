@@ -2,8 +2,10 @@
 # between runs in JSON files, as ansible.builtin.jsonfile keeps it, and decoded once per run.
 from __future__ import annotations
 
+from ansible.errors import AnsibleError
 from ansible.plugins.cache import BaseCacheModule
 from ansible.plugins.loader import cache_loader
+from ansible.utils.display import Display
 
 DOCUMENTATION = r"""
 name: facts
@@ -15,6 +17,9 @@ description:
   - Ansible decodes the JSON of a persistent cache at every read, and reads a host's facts for each
     of its tasks; this plugin decodes them once (about 4 ms a task for the stack's facts).
   - The files are the same as C(ansible.builtin.jsonfile)'s; either plugin reads what the other wrote.
+  - A file that is not JSON (cut short by a full disk, edited by hand) is removed, as
+    C(ansible.builtin.jsonfile) removes it, but reads as no facts with a warning where jsonfile fails
+    the run and asks for it again; the run shares the host's facts anew.
 options:
   _uri:
     description: Directory of the JSON files (as C(ansible.builtin.jsonfile)).
@@ -59,7 +64,14 @@ class CacheModule(BaseCacheModule):
 
     def get(self, key: str) -> dict[str, object]:
         if key not in self._memory:
-            self._memory[key] = self._files.get(key)  # KeyError when there is none, as jsonfile
+            try:
+                self._memory[key] = self._files.get(key)  # KeyError when there is none, as jsonfile
+            except AnsibleError as exc:  # not JSON: jsonfile removed the file and would end the run
+                Display().warning(
+                    f"The fact cache's file for {key} is removed (see the warning above): this run goes on with no "
+                    "facts cached for it, and caches them anew."
+                )
+                raise KeyError(key) from exc
         return self._memory[key]
 
     def set(self, key: str, value: dict[str, object]) -> None:
