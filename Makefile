@@ -8,6 +8,9 @@ BIN         := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= false
+# ansible-core imports cryptography's DSA for its ssh-agent client, and cryptography warns of DSA's
+# deprecation at every ansible command: noise before each run (the stack uses no DSA key)
+export PYTHONWARNINGS ?= ignore:DSA is deprecated
 REPORTS     := $(CURDIR)/reports
 PURGE       ?= 0
 , := ,
