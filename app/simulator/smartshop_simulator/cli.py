@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -32,6 +33,37 @@ def _rate(text: str) -> float | None:
     if value <= 0:
         raise argparse.ArgumentTypeError("rate must be positive (or 'max')")
     return value
+
+
+def _seconds(text: str) -> float:
+    """Seconds, 0 or more (0 where an option says it means "until stopped")."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, 0 or more, got {text}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    value = _seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
+
+
+def _count(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
 
 
 def _ratio(text: str) -> float:
@@ -214,20 +246,22 @@ def build_parser() -> argparse.ArgumentParser:
     add_traffic_options(run)
     run.add_argument("--mode", choices=sorted(MODES), default="continuous")
     run.add_argument(
-        "--duration", type=float, default=None, help="seconds (demo: 120 by default; 0: until stopped, as a service)"
+        "--duration", type=_seconds, default=None, help="seconds (demo: 120 by default; 0: until stopped, as a service)"
     )
-    run.add_argument("--cycles", type=int, default=None, help="intensive mode: stop after this many payments")
-    run.add_argument("--workers", type=int, default=0, help="be the master of this many workers (distributed)")
+    run.add_argument("--cycles", type=_count(1), default=None, help="intensive mode: stop after this many payments")
+    run.add_argument("--workers", type=_count(0), default=0, help="be the master of this many workers (distributed)")
     run.add_argument("--master-bind-host", default="0.0.0.0")  # noqa: S104 - workers may be on other hosts
     run.add_argument("--master-bind-port", type=int, default=5557)
-    run.add_argument("--progress-every", type=float, default=5.0, help="seconds between progress lines")
+    run.add_argument("--progress-every", type=_positive_seconds, default=5.0, help="seconds between progress lines")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
     run.add_argument("--probe-path", default=None, help="benchmark mode: only GET this path (expects 200)")
     run.add_argument("--no-check", action="store_true", help="skip the /api/health check (probe targets)")
     run.set_defaults(func=cmd_run)
     menu = sub.add_parser("menu", help="the interactive menu")
     add_traffic_options(menu)
-    menu.add_argument("--demo-seconds", type=float, default=120.0, help="length of the quick demo (default 120)")
+    menu.add_argument(
+        "--demo-seconds", type=_positive_seconds, default=120.0, help="length of the quick demo (default 120)"
+    )
     menu.set_defaults(func=cmd_menu)
     worker = sub.add_parser("worker", help="a worker of a distributed run")
     worker.add_argument("--master-host", default=os.environ.get("SMARTSHOP_SIM_MASTER", "127.0.0.1"))

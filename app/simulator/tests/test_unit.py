@@ -1,7 +1,10 @@
 """Simulator unit tests: seeded randomness, no network."""
 
 import random
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import gevent
 import pytest
@@ -171,3 +174,33 @@ def test_a_rotated_operator_token_applies_without_a_restart(tmp_path):
     assert config.current_operator_token() == "second-token-0123456789"
     token.unlink()
     assert config.current_operator_token() == "second-token-0123456789"
+
+
+def simulator(*argv: str) -> subprocess.CompletedProcess:
+    """The CLI in its own process (importing it here would let Locust patch a running interpreter)."""
+    return subprocess.run(
+        [sys.executable, "-m", "smartshop_simulator", *argv],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--duration", "-1"], "argument --duration: must be a number of seconds, 0 or more, got -1"),
+        (["--duration", "nan"], "argument --duration: must be a number of seconds, 0 or more, got nan"),
+        (["--duration", "soon"], "argument --duration: must be a number of seconds, got 'soon'"),
+        (["--cycles", "0"], "argument --cycles: must be at least 1, got 0"),
+        (["--workers", "-2"], "argument --workers: must be at least 0, got -2"),
+        (["--progress-every", "0"], "argument --progress-every: must be more than 0 seconds"),
+    ],
+)
+def test_run_refuses_counts_and_durations_that_mean_nothing(argv, says):
+    """--duration -1 ran 4 requests and reported 5,753.9 req/s achieved."""
+    result = simulator("run", "--host", "http://127.0.0.1:1", *argv)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert says in result.stderr
+    assert "Traceback" not in result.stderr
