@@ -111,13 +111,13 @@ def _plugins_of_smartshop_stack() -> set[str]:
             text = path.read_text()
             block = re.search(rf"def {method}\(self\):\s*return \{{(.*?)\}}", text, re.S)
             assert block, f"{path}: no {method}() mapping"
-            names |= set(re.findall(r"['\"]([a-z_]+)['\"]\s*:", block.group(1)))
+            names |= set(re.findall(r"['\"]([a-z_][a-z0-9_]*)['\"]\s*:", block.group(1)))
     return names
 
 
 def test_the_collection_readme_names_every_plugin():
     readme = (ROOT / "collections" / "ansible_collections" / "smartshop" / "stack" / "README.md").read_text()
-    listed = set(re.findall(r"^\| `smartshop\.stack\.([a-z_]+)` \|", readme, re.M))
+    listed = set(re.findall(r"^\| `smartshop\.stack\.([a-z_][a-z0-9_]*)` \|", readme, re.M))
     plugins = _plugins_of_smartshop_stack()
     assert {"container", "memory_limits", "memory_at_least", "slo_rules", "secret", "facts"} <= plugins
     assert plugins - listed == set(), f"plugins missing from the collection's README: {sorted(plugins - listed)}"
