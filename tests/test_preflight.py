@@ -45,6 +45,15 @@ CASES = [
     ({"mysql_extra_flags": "--max-connections=300"}, "mysql_extra_flags must be a list of mariadbd flags"),
     ({"mysql_extra_flags": ["--skip_grant_tables"]}, "must not undo what the role secures: skip-grant-tables"),
     ({"mysql_extra_flags": ["--loose-local-infile=ON"]}, "must not undo what the role secures: local-infile=on"),
+    # the console's entry point refused them: the new container exited after replacing the old one
+    ({"frontend_write_rate_limit": 0}, "frontend_write_rate_limit must be an integer between 1 and 999999; got '0'"),
+    ({"frontend_write_burst": -1}, "frontend_write_burst must be an integer between 0 and 999999"),
+    # nginx's password file is user:hash: a ':' in the name locked everyone out of the console
+    ({"frontend_console_user": "ad:min"}, "frontend_console_user is the console's login name"),
+    ({"frontend_console_user": ""}, "got ''."),
+    # the console's entry point refused a link that is not http(s), after replacing the running console
+    ({"grafana_public_url": "javascript:alert(1)"}, "frontend_grafana_url must be an http:// or https:// URL"),
+    ({"prometheus_public_url": "http://x y"}, "(it comes from prometheus_public_url of the monitoring host"),
 ]
 
 

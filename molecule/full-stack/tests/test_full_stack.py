@@ -494,6 +494,22 @@ def test_a_dry_run_names_what_would_change_and_changes_nothing(host):
     assert started_at(host, "prometheus") == before
 
 
+def test_a_dry_run_where_no_container_runs_says_what_it_would_create(host):
+    """A dry run where the stack's containers are gone (after `make down`: data and configuration
+    kept) goes through and names what it would create, the database's accounts and schema included,
+    instead of failing on the server it would ask. Another project name on the same host gives that
+    state without stopping the scenario's stack; the run creates nothing under that name."""
+    dry = f"{PROJECT}-dry"
+    changed = run_playbook("site.yml", f"smartshop_project={dry}", options=("--check",))
+    assert {"Run the MariaDB container", "Migrate the schema", "Run the API replicas", "Run the console"} <= changed, (
+        changed
+    )
+    made = host.run(
+        f"docker ps -a --format '{{{{.Names}}}}' --filter name={dry}; docker volume ls -q --filter name={dry}"
+    )
+    assert made.rc == 0 and made.stdout.strip() == "", made.stdout
+
+
 def test_an_injected_fault_raises_an_alert_mailed_when_it_fires_and_when_it_resolves(host):
     """Stop node_exporter: TargetDown fires (for: 1m), reaches Alertmanager and the on-call's mailbox;
     start it again: the resolved notification follows."""
