@@ -54,6 +54,8 @@ CASES = [
     # the console's entry point refused a link that is not http(s), after replacing the running console
     ({"grafana_public_url": "javascript:alert(1)"}, "frontend_grafana_url must be an http:// or https:// URL"),
     ({"prometheus_public_url": "http://x y"}, "(it comes from prometheus_public_url of the monitoring host"),
+    # the simulator refused it when its new container started, after replacing the running one
+    ({"simulator_rate": "inf"}, "simulator_rate must be a number of req/s above 0, at most 100000"),
 ]
 
 

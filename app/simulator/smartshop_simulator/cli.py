@@ -29,8 +29,11 @@ MODES = {"continuous": None, "intensive": None, "demo": 120.0}
 def _rate(text: str) -> float | None:
     if text in ("max", "0", "none"):
         return None
-    value = float(text)
-    if value <= 0:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of requests/s or 'max', got {text!r}") from None
+    if not value > 0:  # NaN too
         raise argparse.ArgumentTypeError("rate must be positive (or 'max')")
     return value
 
@@ -66,8 +69,18 @@ def _count(minimum: int):
     return parse
 
 
+def _port(text: str) -> int:
+    value = _count(0)(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port, 0 to 65535, got {value}")
+    return value
+
+
 def _ratio(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, got {text!r}") from None
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
     return value
@@ -79,14 +92,17 @@ def add_traffic_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rate",
         type=_rate,
-        default=_rate(env("SMARTSHOP_SIM_RATE", "20")),
+        # a string default goes through `type` too: a bad environment value is a usage error, not a traceback
+        default=env("SMARTSHOP_SIM_RATE", "20"),
         help="target requests/s for the whole run, or 'max' (default 20)",
     )
-    parser.add_argument("--users", type=int, default=None, help="concurrent simulated users (default from the rate)")
+    parser.add_argument(
+        "--users", type=_count(1), default=None, help="concurrent simulated users (default from the rate)"
+    )
     parser.add_argument(
         "--success-ratio",
         type=_ratio,
-        default=float(env("PAYMENT_SUCCESS_RATIO", "0.8")),
+        default=env("PAYMENT_SUCCESS_RATIO", "0.8"),
         help="share of payments requested as success (default 0.8)",
     )
     parser.add_argument(
@@ -95,8 +111,8 @@ def add_traffic_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="random seed for reproducible runs")
     parser.add_argument(
         "--retries",
-        type=int,
-        default=int(env("SMARTSHOP_SIM_RETRIES", "3")),
+        type=_count(0),
+        default=env("SMARTSHOP_SIM_RETRIES", "3"),
         help="creations (with an Idempotency-Key) sent again after a 502/503/504 or no answer (default 3)",
     )
     parser.add_argument(
@@ -107,8 +123,8 @@ def add_traffic_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--control-port",
-        type=int,
-        default=int(env("SMARTSHOP_SIM_CONTROL_PORT", "0")),
+        type=_port,
+        default=env("SMARTSHOP_SIM_CONTROL_PORT", "0"),
         help="serve GET /status, POST /rate and GET /metrics on this port (0: off)",
     )
     parser.add_argument("--control-bind", default=env("SMARTSHOP_SIM_CONTROL_BIND", "127.0.0.1"))

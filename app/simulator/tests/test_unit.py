@@ -196,11 +196,33 @@ def simulator(*argv: str) -> subprocess.CompletedProcess:
         (["--cycles", "0"], "argument --cycles: must be at least 1, got 0"),
         (["--workers", "-2"], "argument --workers: must be at least 0, got -2"),
         (["--progress-every", "0"], "argument --progress-every: must be more than 0 seconds"),
+        (["--rate", "fast"], "argument --rate: must be a number of requests/s or 'max', got 'fast'"),
+        (["--users", "0"], "argument --users: must be at least 1, got 0"),
+        (["--retries", "-1"], "argument --retries: must be at least 0, got -1"),
+        (["--control-port", "70000"], "argument --control-port: must be a port, 0 to 65535, got 70000"),
+        (["--success-ratio", "most"], "argument --success-ratio: must be a number between 0 and 1, got 'most'"),
     ],
 )
 def test_run_refuses_counts_and_durations_that_mean_nothing(argv, says):
     """--duration -1 ran 4 requests and reported 5,753.9 req/s achieved."""
     result = simulator("run", "--host", "http://127.0.0.1:1", *argv)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert says in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("SMARTSHOP_SIM_RATE", "abc", "argument --rate: must be a number of requests/s or 'max', got 'abc'"),
+        ("PAYMENT_SUCCESS_RATIO", "2", "argument --success-ratio: must be between 0 and 1, got 2"),
+        ("SMARTSHOP_SIM_RETRIES", "x", "argument --retries: must be a whole number, got 'x'"),
+    ],
+)
+def test_a_bad_default_from_the_environment_is_a_usage_error(monkeypatch, variable, value, says):
+    """The options' defaults come from the container's environment: a bad one was a traceback."""
+    monkeypatch.setenv(variable, value)
+    result = simulator("run", "--host", "http://127.0.0.1:1", "--duration", "1")
     assert result.returncode == 2, result.stdout + result.stderr
     assert says in result.stderr
     assert "Traceback" not in result.stderr
