@@ -56,6 +56,9 @@ CASES = [
     ({"prometheus_public_url": "http://x y"}, "(it comes from prometheus_public_url of the monitoring host"),
     # the simulator refused it when its new container started, after replacing the running one
     ({"simulator_rate": "inf"}, "simulator_rate must be a number of req/s above 0, at most 100000"),
+    # the kernel refused it when the new server started, the running one already removed
+    ({"mysql_tmpdir_size": "lots"}, "mysql_tmpdir_size is the size of MariaDB's /tmp (a tmpfs)"),
+    ({"mysql_tmpdir_size": "256MB"}, "got '256MB'"),
 ]
 
 
