@@ -108,13 +108,13 @@ lint: setup ## yamllint, ansible-lint (production profile), ruff
 	ruff format --check .
 
 unit: setup groovy mysqldb ## Unit tests: the repository (tests/) and the backend's (no database)
-	@mkdir -p $(REPORTS)
-	pytest -q -n 2 --dist loadfile --junitxml=$(REPORTS)/unit.xml -m "not needs_images" tests app/backend/tests/test_unit.py \
+	@mkdir -p "$(REPORTS)"
+	pytest -q -n 2 --dist loadfile --junitxml="$(REPORTS)"/unit.xml -m "not needs_images" tests app/backend/tests/test_unit.py \
 	  app/simulator/tests/test_unit.py
 
 app-test: images browser mysqldb ## Application tests: MariaDB integration, granian, fuzzing, browser
-	@mkdir -p $(REPORTS)
-	pytest -q --junitxml=$(REPORTS)/app.xml app tests/test_dashboards.py tests/test_alert_rules.py \
+	@mkdir -p "$(REPORTS)"
+	pytest -q --junitxml="$(REPORTS)"/app.xml app tests/test_dashboards.py tests/test_alert_rules.py \
 	  tests/test_container_engine.py tests/test_bench_cpu.py
 
 simulate: setup ## Traffic against the deployed API: make simulate DURATION=60 RATE=50 [API_URL=...]
@@ -130,9 +130,9 @@ BENCH_INVENTORY := bench/inventory/hosts.yml
 # extra arguments of the bench stack's converge, e.g. BENCH_ARGS='-e backend_workers=3 -e backend_replicas=1'
 BENCH_ARGS ?=
 bench-api: images ## Through the published port of a stack site.yml deploys (ceiling, mixed, ratio, CPU per request by part), then one container
-	@mkdir -p $(REPORTS)
-	ansible-playbook -i $(BENCH_INVENTORY) site.yml $(BENCH_ARGS) >$(REPORTS)/bench-api-converge.log \
-	  || { tail -n 30 $(REPORTS)/bench-api-converge.log; exit 1; }
+	@mkdir -p "$(REPORTS)"
+	ansible-playbook -i $(BENCH_INVENTORY) site.yml $(BENCH_ARGS) >"$(REPORTS)"/bench-api-converge.log \
+	  || { tail -n 30 "$(REPORTS)"/bench-api-converge.log; exit 1; }
 	@rc=0; python bench/bench_api.py mixed --target $(or $(TARGET),both) --url http://127.0.0.1:48000 \
 	  --token-file $(HOME)/.smartshop/bench-secrets/localhost/api_operator_token || rc=$$?; \
 	  ansible-playbook -i $(BENCH_INVENTORY) playbooks/teardown.yml -e smartshop_purge=1 >/dev/null; \
@@ -151,8 +151,8 @@ soak: setup ## The simulator at RATE for DURATION s (default 1800) on `make up`'
 	  API_URL=$(API_URL) python bench/soak.py
 
 drills: setup ## Faults mapped to alerts on `make up`'s stack, production rules (about an hour): each fires its alerts, nothing else, then resolves
-	@mkdir -p $(REPORTS)
-	API_URL=$(API_URL) pytest -q -s -p no:cacheprovider --junitxml=$(REPORTS)/drills.xml bench/test_alert_drills.py
+	@mkdir -p "$(REPORTS)"
+	API_URL=$(API_URL) pytest -q -s -p no:cacheprovider --junitxml="$(REPORTS)"/drills.xml bench/test_alert_drills.py
 
 HOSTS ?= 2 3 4
 bench-scale: engine ssh-client ## site.yml's converge and idempotent re-run on HOSTS real hosts (as molecule/multi-host makes them): HOSTS="2 3 4" [STRATEGIES="mitogen_linear linear mitogen_linear:1"]
@@ -167,24 +167,24 @@ bench-simulator: images ## Simulator on one core: max rate, and achieved at 50/2
 test-role: engine ## Molecule for one role: make test-role ROLE=mysql
 	@test -n "$(ROLE)" || { echo "usage: make test-role ROLE=<role>" >&2; exit 2; }
 	@test -d roles/$(ROLE)/molecule || { echo "test-role: roles/$(ROLE) has no molecule scenario" >&2; exit 2; }
-	@mkdir -p $(REPORTS)
+	@mkdir -p "$(REPORTS)"
 	@# molecule keeps each scenario's state (prepared, converged), secrets and fact cache in
 	@# ~/.ansible/tmp between runs, and skips a prepare it believes done: every test starts afresh
 	cd roles/$(ROLE) && molecule reset --all \
-	  && SMARTSHOP_JUNIT_XML=$(REPORTS)/molecule-$(ROLE).xml molecule test --all
+	  && SMARTSHOP_JUNIT_XML="$(REPORTS)"/molecule-$(ROLE).xml molecule test --all
 
 test-scenario: engine ssh-client ## One cross-role scenario: make test-scenario SCENARIO=multi-host
 	@test -n "$(SCENARIO)" || { echo "usage: make test-scenario SCENARIO=<$(SCENARIOS)>" >&2; exit 2; }
 	@test -d molecule/$(SCENARIO) || { echo "test-scenario: no molecule/$(SCENARIO) (have: $(SCENARIOS))" >&2; exit 2; }
-	@mkdir -p $(REPORTS)
+	@mkdir -p "$(REPORTS)"
 	@# the whole output goes to the terminal and to reports/molecule-<scenario>.log; on failure, the
 	@# failed and unreachable tasks are repeated last (a CI log keeps only its tail)
 	@# afresh, as test-role: a stale state once skipped this scenario's prepare (no hosts, converge unreachable)
 	molecule reset -s $(SCENARIO)
-	set -o pipefail; SMARTSHOP_JUNIT_XML=$(REPORTS)/molecule-$(SCENARIO).xml molecule test -s $(SCENARIO) 2>&1 \
-	  | tee $(REPORTS)/molecule-$(SCENARIO).log || { status=$$?; \
+	set -o pipefail; SMARTSHOP_JUNIT_XML="$(REPORTS)"/molecule-$(SCENARIO).xml molecule test -s $(SCENARIO) 2>&1 \
+	  | tee "$(REPORTS)"/molecule-$(SCENARIO).log || { status=$$?; \
 	    echo "== $(SCENARIO) failed; its failed and unreachable tasks (whole log: reports/molecule-$(SCENARIO).log):"; \
-	    grep -n -B2 -A3 -E 'UNREACHABLE|^fatal:|FAILED!|^E  ' $(REPORTS)/molecule-$(SCENARIO).log | tail -n 80; exit $$status; }
+	    grep -n -B2 -A3 -E 'UNREACHABLE|^fatal:|FAILED!|^E  ' "$(REPORTS)"/molecule-$(SCENARIO).log | tail -n 80; exit $$status; }
 
 test-drills: ## The cross-role scenarios with their drills under load (rotation, restore, rolling update, a host lost; about 45 min)
 	SMARTSHOP_DRILLS=1 $(MAKE) --no-print-directory test-scenario SCENARIO=full-stack
@@ -196,15 +196,15 @@ test-drills: ## The cross-role scenarios with their drills under load (rotation,
 MOLECULE_LANES ?= 2
 
 test-molecule: engine ## Every molecule scenario: each role's (two at a time), then molecule/*
-	@mkdir -p $(REPORTS)
+	@mkdir -p "$(REPORTS)"
 	@start=$$(date +%s); $(MAKE) --no-print-directory test-role ROLE=docker_host; \
 	  echo "== molecule docker_host: $$(( $$(date +%s) - start )) s"
 	@printf '%s\n' $(filter-out docker_host,$(ROLES)) | xargs -P $(MOLECULE_LANES) -I{} bash -c '\
 	  start=$$(date +%s); \
-	  if $(MAKE) --no-print-directory test-role ROLE={} > $(REPORTS)/molecule-{}.log 2>&1; then \
+	  if $(MAKE) --no-print-directory test-role ROLE={} > "$(REPORTS)"/molecule-{}.log 2>&1; then \
 	    echo "== molecule {}: $$(( $$(date +%s) - start )) s"; \
 	  else \
-	    tail -n 200 $(REPORTS)/molecule-{}.log; echo "== molecule {}: FAILED after $$(( $$(date +%s) - start )) s"; exit 1; \
+	    tail -n 200 "$(REPORTS)"/molecule-{}.log; echo "== molecule {}: FAILED after $$(( $$(date +%s) - start )) s"; exit 1; \
 	  fi'
 	@set -e; for scenario in $(SCENARIOS); do \
 	  start=$$(date +%s); \
@@ -215,4 +215,4 @@ test-molecule: engine ## Every molecule scenario: each role's (two at a time), t
 test: lint unit app-test test-molecule ## Lint, unit, application and every molecule scenario
 
 clean: ## Remove the virtualenv and reports
-	rm -rf $(VENV) $(DRIVER_VENV) $(REPORTS) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DRIVER_VENV) "$(REPORTS)" .pytest_cache .ruff_cache
