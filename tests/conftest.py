@@ -1,5 +1,6 @@
 """Shared helpers for the unit tests: paths of the repository, promtool, ansible-playbook."""
 
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -50,6 +51,9 @@ def _run_playbook(home: Path, *args: str, env: dict[str, str] | None = None) -> 
             "ANSIBLE_FORCE_COLOR": "0",
             "SMARTSHOP_SECRETS_DIR": str(home / "secrets"),
             "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            # every host without an interpreter of its own runs this Python; shell-quoted, as Mitogen
+            # reads it (a checkout under a path with a space)
+            "ANSIBLE_PYTHON_INTERPRETER": shlex.quote(sys.executable),
             **(env or {}),
         },
     )

@@ -5,7 +5,7 @@ otherwise (simulated 500s included)."""
 from __future__ import annotations
 
 import copy
-import sys
+import json
 from pathlib import Path
 
 import pytest
@@ -189,7 +189,8 @@ TESTS = {
 def render_rules(ansible_playbook, out: Path) -> dict:
     code, output = ansible_playbook(
         "tests/playbooks/render_rules.yml",
-        *("-e", f"rules_out={out}", "-e", f"ansible_python_interpreter={sys.executable}"),
+        "-e",
+        json.dumps({"rules_out": str(out)}),
     )
     assert code == 0, output[-3000:]
     return yaml.safe_load(out.read_text())

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import secrets
 import socket
-import sys
 import time
 
 import docker
@@ -25,7 +24,7 @@ def run_step(ansible_playbook, name: str, state: str = "started", **given) -> tu
     extra = {"reconcile_name": name, "reconcile_image": manifest_images()["backend"], "reconcile_state": state}
     extra.update({f"reconcile_{key}": value for key, value in given.items()})
     code, output = ansible_playbook(
-        "-i", "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}",
+        "-i", "localhost,", "-c", "local",
         "-e", json.dumps(extra), "tests/playbooks/container_reconcile.yml",
     )  # fmt: skip
     return code, output

@@ -33,7 +33,7 @@ def run(ansible_playbook, tmp_path: Path, values: str, *args: str, hosts: int = 
     out.unlink(missing_ok=True)
     (tmp_path / "play.yml").write_text(PLAY.format(values=values, out=out))
     inventory = tmp_path / "hosts.ini"
-    inventory.write_text("".join(f"h{i} ansible_python_interpreter=auto_silent\n" for i in range(hosts)))
+    inventory.write_text("".join(f"h{i}\n" for i in range(hosts)))
     code, output = ansible_playbook("-i", str(inventory), str(tmp_path / "play.yml"), *args)
     return code, output, (json.loads(out.read_text()) if out.exists() else {})
 
