@@ -35,12 +35,17 @@ def promtool():
     return _run_promtool
 
 
-def _run_playbook(home: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+def _run_playbook(
+    home: Path, *args: str, env: dict[str, str] | None = None, python: Path | None = None
+) -> tuple[int, str]:
     """ansible-playbook from the repository with the project's configuration, HOME and secrets under
-    `home` (and `env` added); returns (exit code, stdout + stderr)."""
+    `home` (and `env` added); returns (exit code, stdout + stderr). `python`: run by that interpreter
+    (`python -m ansible playbook`) rather than this one's ansible-playbook."""
     binary = Path(sys.executable).with_name("ansible-playbook")
+    command = [str(python), "-m", "ansible", "playbook"] if python else [str(binary)]
+    binary = python or binary
     result = subprocess.run(
-        [str(binary), *args],
+        [*command, *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -53,7 +58,7 @@ def _run_playbook(home: Path, *args: str, env: dict[str, str] | None = None) -> 
             "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
             # every host without an interpreter of its own runs this Python; shell-quoted, as Mitogen
             # reads it (a checkout under a path with a space)
-            "ANSIBLE_PYTHON_INTERPRETER": shlex.quote(sys.executable),
+            "ANSIBLE_PYTHON_INTERPRETER": shlex.quote(str(python or sys.executable)),
             **(env or {}),
         },
     )
