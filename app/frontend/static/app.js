@@ -3,6 +3,7 @@
 "use strict";
 
 const REFRESH_MS = 2000;
+const UNREACHABLE = "API injoignable";
 const $ = (id) => document.getElementById(id);
 
 async function api(method, path, body) {
@@ -11,7 +12,14 @@ async function api(method, path, body) {
     options.headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(body);
   }
-  const response = await fetch(path, options);
+  let response;
+  try {
+    response = await fetch(path, options);
+  } catch (_) {
+    // no answer at all (the console unreachable, a connection reset): status 0, said as such,
+    // never an unhandled rejection that would stop the refresh loop
+    return { ok: false, status: 0, data: { error: UNREACHABLE } };
+  }
   let data = null;
   try { data = await response.json(); } catch (_) { data = null; }
   return { ok: response.ok, status: response.status, data };
@@ -19,7 +27,8 @@ async function api(method, path, body) {
 
 function show(result, label) {
   const text = result.data && (result.data.message || result.data.error);
-  $("last-result").textContent = `${label}: ${result.status}${text ? " — " + text : ""}`;
+  const status = result.status || "pas de réponse";
+  $("last-result").textContent = `${label}: ${status}${text ? " — " + text : ""}`;
   $("last-result").dataset.status = String(result.status);
 }
 
@@ -41,7 +50,7 @@ async function refreshStats() {
   const r = await api("GET", "/api/stats");
   const badge = $("api-status");
   if (!r.ok) {
-    badge.textContent = `API ${r.status}`;
+    badge.textContent = r.status ? `API ${r.status}` : UNREACHABLE;
     badge.className = "badge bad";
     return;
   }
@@ -198,7 +207,7 @@ async function refreshCharts() {
     const r = await api("GET", `/charts/${name}`);
     const series = r.ok && r.data && r.data.data && r.data.data.result[0];
     if (!series) {
-      failed.push(`${name} (${r.ok ? "pas encore de données" : r.status})`);
+      failed.push(`${name} (${r.ok ? "pas encore de données" : r.status || "injoignable"})`);
       canvas.dataset.points = "0";
       continue;
     }

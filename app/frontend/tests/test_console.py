@@ -179,12 +179,12 @@ def test_what_nginx_refuses_itself_is_json_like_the_api(app_stack, port, request
     assert says in json.loads(body)["error"]
 
 
-def test_writes_beyond_the_per_client_rate_get_429_and_reads_do_not(app_stack, docker_client, images):
+def test_writes_beyond_the_per_client_rate_get_429_and_reads_do_not(app_stack, docker_client, images, container_prefix):
     """A console whose write limit is 1/s with a burst of 2, in front of the same replicas."""
     backends = " ".join(f"{c.name}:8000" for c in app_stack["containers"] if "-backend-" in c.name)
     limited = docker_client.containers.run(
         images["frontend"],
-        name="smartshop-test-frontend-limited",
+        name=f"{container_prefix}-frontend-limited",
         detach=True,
         network=app_stack["network"],
         environment={"SMARTSHOP_BACKENDS": backends, "SMARTSHOP_WRITE_RATE": "1", "SMARTSHOP_WRITE_BURST": "2"},
@@ -204,12 +204,12 @@ def test_writes_beyond_the_per_client_rate_get_429_and_reads_do_not(app_stack, d
         limited.remove(force=True)
 
 
-def test_when_no_replica_can_answer_the_api_port_says_so_in_json(app_stack, docker_client, images):
+def test_when_no_replica_can_answer_the_api_port_says_so_in_json(app_stack, docker_client, images, container_prefix):
     """An nginx (as an edge would be) whose only replica is a name on the network where nothing
     listens: 502 in the API's JSON shape, with Retry-After, never nginx's HTML page."""
     lonely = docker_client.containers.run(
         images["frontend"],
-        name="smartshop-test-frontend-no-replica",
+        name=f"{container_prefix}-frontend-no-replica",
         detach=True,
         network=app_stack["network"],
         environment={"SMARTSHOP_BACKENDS": f"{app_stack['containers'][0].name}:9"},  # a port nothing serves
@@ -306,6 +306,20 @@ def test_orders_and_payments_section(page):
     wait_number(page, "pending_orders", pending)  # all three left pending
 
 
+def test_an_api_that_does_not_answer_is_said_unreachable_and_the_console_goes_on(page):
+    """The network fails under the console (the browser's requests reset, as a dropped connection
+    would): the badge and the last result say so, with no script error (the fixture checks), and the
+    console comes back by itself once the API answers again."""
+    page.route("**/api/**", lambda route: route.abort("connectionreset"))
+    expect(page.get_by_test_id("api-status")).to_have_text("API injoignable")
+    page.click("#create-user")
+    expect(page.get_by_test_id("last-result")).to_have_text("Création utilisateur: pas de réponse — API injoignable")
+    page.unroute("**/api/**")
+    expect(page.get_by_test_id("api-status")).to_have_text("API OK")
+    page.click("#create-user")
+    expect(page.get_by_test_id("last-result")).to_contain_text("Création utilisateur: 201")
+
+
 def test_error_simulation_section(page):
     before = stat(page, "activities_last_hour")
     page.click("#error-404")
@@ -342,7 +356,7 @@ http.server.ThreadingHTTPServer(("", 8000), Slow).serve_forever()
 
 
 def test_a_drained_replica_gets_no_request_once_those_it_holds_have_finished(
-    app_stack, docker_client, images, tmp_path
+    app_stack, docker_client, images, tmp_path, container_prefix
 ):
     """The edge's drain (a rolling update): a replica listed in SMARTSHOP_DRAINED_DIR is rendered
     down. `reload SECONDS` returns once the request in flight to it has been answered, which it is,
@@ -353,14 +367,14 @@ def test_a_drained_replica_gets_no_request_once_those_it_holds_have_finished(
     drained.chmod(0o755)
     slow = docker_client.containers.run(
         images["backend"],
-        name="smartshop-test-slow-replica",
+        name=f"{container_prefix}-slow-replica",
         entrypoint=["python3", "-c", SLOW_REPLICA],
         detach=True,
         network=app_stack["network"],
     )
     edge = docker_client.containers.run(
         images["frontend"],
-        name="smartshop-test-frontend-edge",
+        name=f"{container_prefix}-frontend-edge",
         detach=True,
         network=app_stack["network"],
         environment={
