@@ -112,10 +112,13 @@ unit: setup groovy mysqldb ## Unit tests: the repository (tests/) and the backen
 	pytest -q -n 2 --dist loadfile --junitxml="$(REPORTS)"/unit.xml -m "not needs_images" tests app/backend/tests/test_unit.py \
 	  app/simulator/tests/test_unit.py
 
+# Two at a time, a file per worker (each worker's containers under its own prefix): most of the time
+# is spent waiting on containers. The simulator's file, the longest, is handed out first.
 app-test: images browser mysqldb ## Application tests: MariaDB integration, granian, fuzzing, browser
 	@mkdir -p "$(REPORTS)"
-	pytest -q --junitxml="$(REPORTS)"/app.xml app tests/test_dashboards.py tests/test_alert_rules.py \
-	  tests/test_container_engine.py tests/test_bench_cpu.py
+	pytest -q -n 2 --dist loadfile --junitxml="$(REPORTS)"/app.xml \
+	  app/simulator/tests $(filter-out app/simulator/tests,$(wildcard app/*/tests)) \
+	  tests/test_dashboards.py tests/test_alert_rules.py tests/test_container_engine.py tests/test_bench_cpu.py
 
 simulate: setup ## Traffic against the deployed API: make simulate DURATION=60 RATE=50 [API_URL=...]
 	@token=(); if [ -f "$(OPERATOR_TOKEN_FILE)" ]; then token=(--operator-token-file "$(OPERATOR_TOKEN_FILE)"); fi; \

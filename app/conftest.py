@@ -29,11 +29,18 @@ def images() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def app_stack(docker_client, images):
+def container_prefix(worker_id) -> str:
+    """The prefix of the containers and networks a session starts: one per pytest-xdist worker
+    (make app-test runs two, each with its own stack on the one engine)."""
+    return "smartshop-test" if worker_id == "master" else f"smartshop-test-{worker_id}"
+
+
+@pytest.fixture(scope="session")
+def app_stack(docker_client, images, container_prefix):
     """MariaDB, the migration, two backend replicas and the console, in containers."""
     try:
         stack = containers.start(
-            docker_client, images, "smartshop-test", replicas=2, backend_env={"SMARTSHOP_WORKERS": "2"}
+            docker_client, images, container_prefix, replicas=2, backend_env={"SMARTSHOP_WORKERS": "2"}
         )
     except containers.StackError as exc:
         pytest.fail(str(exc))

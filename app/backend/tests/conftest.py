@@ -19,7 +19,6 @@ from smartshop_backend import create_app
 from smartshop_backend.config import Settings
 from smartshop_backend.migrate import migrate
 
-CONTAINER = "smartshop-test-mariadb"
 # The operator's credentials of the test app (the roles generate them per host).
 OPERATOR_TOKEN = secrets.token_urlsafe(32)
 SCRAPE_PASSWORD = secrets.token_urlsafe(24)
@@ -74,11 +73,12 @@ def _tls_files(directory: Path) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def mariadb(docker_client, images, tmp_path_factory) -> Iterator[dict]:
+def mariadb(docker_client, images, tmp_path_factory, container_prefix) -> Iterator[dict]:
     """A fresh server for the session: host, port, root password; TLS offered with a certificate
     for 127.0.0.1 only (tls: the CA that signed it and one that did not)."""
+    name = f"{container_prefix}-mariadb"
     with contextlib.suppress(docker.errors.NotFound):
-        docker_client.containers.get(CONTAINER).remove(force=True)
+        docker_client.containers.get(name).remove(force=True)
     root_password = secrets.token_hex(16)
     tls = _tls_files(tmp_path_factory.mktemp("tls"))
     container = docker_client.containers.run(
@@ -91,7 +91,7 @@ def mariadb(docker_client, images, tmp_path_factory) -> Iterator[dict]:
             "--ssl-cert=/tls/server.pem",
             "--ssl-key=/tls/server-key.pem",
         ],
-        name=CONTAINER,
+        name=name,
         user="999:999",
         environment={"MARIADB_ROOT_PASSWORD": root_password, "MARIADB_ROOT_HOST": "%"},
         volumes={str(tls["ca.pem"].parent): {"bind": "/tls", "mode": "ro"}},

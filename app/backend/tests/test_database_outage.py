@@ -14,7 +14,6 @@ from smartshop_backend import create_app
 from smartshop_backend.config import Settings
 from smartshop_backend.migrate import migrate
 
-NAME = "smartshop-test-mariadb-outage"
 OPERATOR_TOKEN = "outage-operator-token-0123456789"
 
 
@@ -43,8 +42,8 @@ def start_mariadb(docker_client, images, name: str, password: str, **options):
 
 
 @pytest.fixture
-def outage_server(docker_client, images):
-    container, port = start_mariadb(docker_client, images, NAME, "outage-root-password")
+def outage_server(docker_client, images, container_prefix):
+    container, port = start_mariadb(docker_client, images, f"{container_prefix}-mariadb-outage", "outage-root-password")
     try:
         yield container, port
     finally:
@@ -185,7 +184,7 @@ def test_database_killed_under_write_load_loses_no_acknowledged_write(outage_ser
     )
 
 
-def test_database_out_of_space_answers_503_writes_nothing_half_and_recovers(docker_client, images):
+def test_database_out_of_space_answers_503_writes_nothing_half_and_recovers(docker_client, images, container_prefix):
     """MariaDB's data directory full (a small tmpfs filled by a file): writes get a clear 503, no
     write is half done (the counters still reconcile with the rows), reads go on, and writes work
     again as soon as the space returns."""
@@ -196,7 +195,7 @@ def test_database_out_of_space_answers_503_writes_nothing_half_and_recovers(dock
     container, port = start_mariadb(
         docker_client,
         images,
-        "smartshop-test-mariadb-full",
+        f"{container_prefix}-mariadb-full",
         "full-root-password",
         flags=["--innodb-log-file-size=16M", "--innodb-buffer-pool-size=32M"],
         tmpfs={"/var/lib/mysql": "size=160m,uid=999,gid=999,mode=0700"},
