@@ -4,6 +4,7 @@ menu driven in a pseudo-terminal."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -342,7 +343,8 @@ def test_creations_retried_through_a_paused_database_have_exactly_one_effect(api
     from a first attempt that committed after its client was told it failed)."""
     database = next(c for c in app_stack["containers"] if c.name.endswith("-mysql"))
     before = stats(api)
-    args = ["--host", api, "--rate", "20", "--duration", "40", "--seed", "11", "--quiet"]
+    port = free_port()
+    args = ["--host", api, "--rate", "20", "--duration", "44", "--seed", "11", "--quiet", "--control-port", str(port)]
     args += ["--weights", "new_user=2,create_order=4,advance_order=6", "--error-rate", "0", "--retries", "4"]
     simulator = subprocess.Popen(
         [*CMD, "run", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=SIMULATOR
@@ -350,9 +352,16 @@ def test_creations_retried_through_a_paused_database_have_exactly_one_effect(api
     try:
         time.sleep(8)
         database.pause()
-        # the API gives up on a statement after 12 s (its deadline, then the socket): 20 s leaves a
-        # margin on a busy machine (15 s sometimes ended before any request had given up)
-        time.sleep(20)
+        # Only the requests the replica's threads hold get the API's 503, when they give up (its
+        # deadline, then the socket: about 12 s); those could all be steps that are not creations.
+        # The database stays paused until the simulator has sent a creation again (its /status), a
+        # wave of 503s at a time, for at most 26 s: what follows has 10 s to recover.
+        deadline = time.monotonic() + 26
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            with contextlib.suppress(requests.RequestException, ValueError):
+                if requests.get(f"http://127.0.0.1:{port}/status", timeout=2).json().get("retries", 0) > 0:
+                    break
         database.unpause()
         out, err = simulator.communicate(timeout=180)
     finally:
@@ -363,8 +372,8 @@ def test_creations_retried_through_a_paused_database_have_exactly_one_effect(api
     assert simulator.returncode in (0, 1), err
     summary = json.loads(out.strip().splitlines()[-1])
     after = stats(api)
-    assert summary["retries"] > 0, summary  # the pause was felt, and creations were sent again
-    assert summary["recovered"] > 0, summary
+    assert summary["retries"] > 0, json.dumps(summary)  # the pause was felt, and creations were sent again
+    assert summary["recovered"] > 0, json.dumps(summary)
     assert_each_creation_once(before, after, summary)
 
 
