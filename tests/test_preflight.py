@@ -3,10 +3,12 @@ types and choices against the roles' argument specs, the rest in their preflight
 
 import json
 import re
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,6 +53,8 @@ CASES = [
     # nginx's password file is user:hash: a ':' in the name locked everyone out of the console
     ({"frontend_console_user": "ad:min"}, "frontend_console_user is the console's login name"),
     ({"frontend_console_user": ""}, "got ''."),
+    # `$` let a final newline through (a YAML block scalar): nginx's password file split again
+    ({"frontend_console_user": "admin\n"}, "frontend_console_user is the console's login name"),
     # the console's entry point refused a link that is not http(s), after replacing the running console
     ({"grafana_public_url": "javascript:alert(1)"}, "frontend_grafana_url must be an http:// or https:// URL"),
     ({"prometheus_public_url": "http://x y"}, "(it comes from prometheus_public_url of the monitoring host"),
@@ -164,3 +168,63 @@ def test_a_run_limited_by_tags_with_no_record_of_images_stops_before_anything(
     recap = re.search(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", output)
     assert recap, output[-2000:]
     assert recap.group(1) == "0"
+
+
+# Ansible's `match` test is Python's re.match, where `$` also matches before a final newline: a
+# value such as "admin\n" (a YAML block scalar, a file read whole) passed a pattern ending in `$`,
+# then broke what it named (nginx's password file, a container name). `\Z` is the end of the text.
+MATCH = re.compile(r"""is match\((['"])(.*?)\1\)""")
+
+
+def test_no_preflight_pattern_lets_a_trailing_newline_through():
+    files = [*ROOT.glob("roles/*/tasks/*.yml"), ROOT / "site.yml", *ROOT.glob("playbooks/*.yml")]
+    loose = [
+        f"{path.relative_to(ROOT)}: {pattern}"
+        for path in files
+        for _, pattern in MATCH.findall(path.read_text())
+        if pattern.endswith("$") and not pattern.endswith("\\$")
+    ]
+    assert not loose, "end these patterns with \\Z, not $ (which accepts a trailing newline):\n" + "\n".join(loose)
+
+
+CONSOLE_LINKS = [
+    "",
+    "http://127.0.0.1:3030",
+    "https://grafana.example/d/x?orgId=1&from=now-1h",
+    "http://h/\u00e9t\u00e9",
+    "javascript:alert(1)",
+    "ftp://x",
+    "http://x y",
+    "http://x\ty",
+    "http://x\n",
+    "http://x\ny",
+    "http://x'y",
+    'http://x"y',
+    "http://x<y>",
+    "HTTP://x",
+    "http://",
+]
+
+
+def test_the_preflight_refuses_exactly_the_console_links_its_entry_point_refuses(tmp_path):
+    """The console's entry point (bash) refuses a link that is not http(s), after the new container
+    replaced the running one; the frontend's preflight must refuse the same ones first."""
+    task = next(
+        t
+        for t in yaml.safe_load((ROOT / "roles/frontend/tasks/preflight.yml").read_text())
+        if t["name"] == "Check the console's links are http(s) URLs"
+    )
+    # the pattern as Jinja reads its string literal (\\ and \' unescaped), then Python's re
+    literal = MATCH.search(task["ansible.builtin.assert"]["that"]).group(2)
+    pattern = re.compile(re.sub(r"\\([\\'])", r"\1", literal))
+    entrypoint = (ROOT / "app/frontend/docker-entrypoint.sh").read_text()
+    check = next(line.strip() for line in entrypoint.splitlines() if "is not an http(s) URL" in line)
+    script = tmp_path / "check.sh"
+    script.write_text(f"url=$1\n{check}\necho accepted\n")
+    for url in CONSOLE_LINKS:
+        ran = subprocess.run(["bash", str(script), url], capture_output=True, text=True, check=False)
+        entry_accepts = ran.returncode == 0 and ran.stdout.strip() == "accepted"
+        preflight_accepts = url == "" or pattern.match(url) is not None
+        assert preflight_accepts == entry_accepts, (
+            f"{url!r}: preflight {preflight_accepts}, entry point {entry_accepts}"
+        )
