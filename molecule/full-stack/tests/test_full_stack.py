@@ -511,7 +511,7 @@ def test_a_dry_run_where_no_container_runs_says_what_it_would_create(host):
 
 
 def test_an_injected_fault_raises_an_alert_mailed_when_it_fires_and_when_it_resolves(host):
-    """Stop node_exporter: TargetDown fires (for: 1m), reaches Alertmanager and the on-call's mailbox;
+    """Stop node_exporter: TargetDown fires (for: 15s here), reaches Alertmanager and the on-call's mailbox;
     start it again: the resolved notification follows."""
     alertmanager = "https://127.0.0.1:29093"
     login = ("admin", secret("alertmanager_admin_password"))
