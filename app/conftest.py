@@ -3,6 +3,7 @@ built, and the application in containers (app/testing/stack.py)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -29,10 +30,12 @@ def images() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def container_prefix(worker_id) -> str:
+def container_prefix() -> str:
     """The prefix of the containers and networks a session starts: one per pytest-xdist worker
-    (make app-test runs two, each with its own stack on the one engine)."""
-    return "smartshop-test" if worker_id == "master" else f"smartshop-test-{worker_id}"
+    (make app-test runs two, each with its own stack on the one engine); read from the environment
+    xdist gives its workers, so that a run without xdist works too."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return f"smartshop-test-{worker}" if worker else "smartshop-test"
 
 
 @pytest.fixture(scope="session")
