@@ -41,9 +41,8 @@ def _run_playbook(
     """ansible-playbook from the repository with the project's configuration, HOME and secrets under
     `home` (and `env` added); returns (exit code, stdout + stderr). `python`: run by that interpreter
     (`python -m ansible playbook`) rather than this one's ansible-playbook."""
-    binary = Path(sys.executable).with_name("ansible-playbook")
-    command = [str(python), "-m", "ansible", "playbook"] if python else [str(binary)]
-    binary = python or binary
+    interpreter = python or Path(sys.executable)
+    command = [str(python), "-m", "ansible", "playbook"] if python else [str(interpreter.with_name("ansible-playbook"))]
     result = subprocess.run(
         [*command, *args],
         cwd=ROOT,
@@ -51,14 +50,14 @@ def _run_playbook(
         text=True,
         timeout=300,
         env={
-            "PATH": f"{binary.parent}:/usr/bin:/bin",
+            "PATH": f"{interpreter.parent}:/usr/bin:/bin",
             "HOME": str(home),
             "ANSIBLE_FORCE_COLOR": "0",
             "SMARTSHOP_SECRETS_DIR": str(home / "secrets"),
             "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
             # every host without an interpreter of its own runs this Python; shell-quoted, as Mitogen
             # reads it (a checkout under a path with a space)
-            "ANSIBLE_PYTHON_INTERPRETER": shlex.quote(str(python or sys.executable)),
+            "ANSIBLE_PYTHON_INTERPRETER": shlex.quote(str(interpreter)),
             **(env or {}),
         },
     )
