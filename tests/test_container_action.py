@@ -239,3 +239,31 @@ def test_a_handler_reloads_through_the_action_not_an_exec_of_its_own():
     reloads = [t for t in tasks if t.get("smartshop.stack.container", {}).get("state") == "reloaded"]
     assert len(reloads) >= 4, [t["name"] for t in reloads]
     assert all(t["smartshop.stack.container"].get("reload_command") for t in reloads)
+
+
+RUNNING = {"State": {"Running": True}}
+
+
+@pytest.mark.parametrize(
+    ("actions", "container", "move"),
+    [
+        ([], RUNNING, None),  # nothing to do
+        ([{"started": "id"}], {"State": {"Running": False}}, None),  # a stopped one started: nothing to keep
+        ([{"updated": "id", "update_parameters": {}}], RUNNING, None),  # limits changed in place
+        ([{"removed": "id"}, {"created": "Created container"}, {"started": "new"}], RUNNING, "recreate"),
+        ([{"removed": "id"}, {"created": "Created container"}], {"State": {"Running": False}}, None),
+        ([{"created": "Created container"}, {"started": "new"}], None, "create"),
+    ],
+)
+def test_only_a_running_container_recreated_is_set_aside(actions, container, move):
+    assert action.replacement({"changed": bool(actions), "actions": actions, "container": container}) == move
+
+
+def test_the_aside_modules_documentation_is_its_argument_spec():
+    module = plugin("modules", "container_aside")
+    documented = yaml.safe_load(module.DOCUMENTATION)["options"]
+    assert set(documented) == set(module.ARGUMENT_SPEC)
+    for option, spec in module.ARGUMENT_SPEC.items():
+        for key in ("type", "required", "choices", "default"):
+            assert documented[option].get(key) == spec.get(key), (option, key)
+    assert module.previous_name("smartshop-mysql") == "smartshop-mysql-previous"

@@ -4,7 +4,8 @@ container (docker_container alone keeps them: its default comparison accepts mor
 an unchanged task changes nothing. A port another process holds fails the run with what to do. A
 reload (the handlers' state) runs in a running container only and says why it did not. A healthy
 wait ends when the container's own check passes, not at Docker's first verdict an interval later,
-and fails at once when the container exits or the engine keeps restarting it, with its last log lines."""
+and fails at once when the container exits or the engine keeps restarting it, with its last log lines.
+A change whose new container fails (exits, never healthy, a port taken) puts the previous one back."""
 
 from __future__ import annotations
 
@@ -40,6 +41,8 @@ def step(ansible_playbook, name: str, state: str = "started", **given) -> bool:
 def name(ansible_playbook):
     name = f"smartshop-reconcile-{secrets.token_hex(3)}"
     yield name
+    for left in docker.from_env().containers.list(all=True, filters={"name": f"^{name}-previous$"}):
+        left.remove(force=True)  # a failed test may leave one set aside
     step(ansible_playbook, name, state="absent")
 
 
@@ -169,3 +172,78 @@ def test_a_container_the_engine_keeps_restarting_fails_the_wait_with_its_last_wo
     assert f"container {name} keeps exiting before it is healthy (exit code 7, restarted" in output, output[-3000:]
     assert "unknown variable zebra-flag" in output, output[-3000:]
     assert time.monotonic() - started < 100, "waited for the timeout instead of failing on the restarts"
+
+
+HEALTHY = {"test": ["CMD", "true"], "interval": "300s", "timeout": "2s"}
+
+
+def test_a_change_whose_container_fails_puts_the_previous_one_back(ansible_playbook, name):
+    # a new flag, image or configuration that the service refuses used to leave it down: the old
+    # container was removed before the new one was known to start
+    client = docker.from_env()
+    assert step(ansible_playbook, name, state="healthy", healthcheck=HEALTHY, env={"VERSION": "1"})
+    before = client.containers.get(name)
+
+    code, output = run_step(
+        ansible_playbook, name, state="healthy", healthcheck=HEALTHY, env={"VERSION": "2"},
+        entrypoint=["/bin/sh", "-c", "echo refusing version 2 >&2; exit 3"], restart_policy="no",
+    )  # fmt: skip
+    assert code != 0, output[-3000:]
+    assert f"container {name} exited (exit code 3) before it was healthy" in output, output[-3000:]
+    assert "refusing version 2" in output  # the new container's own words, read before it was removed
+    assert f"Rolled back: the previous container {name} was put back and runs healthy again" in output
+    after = client.containers.get(name)
+    assert after.id == before.id, "the container running is not the one that ran before"
+    assert after.status == "running"
+    assert "VERSION=1" in after.attrs["Config"]["Env"]
+    assert not client.containers.list(all=True, filters={"name": f"^{name}-previous$"})
+    # what runs is what the old task says: running it again changes nothing
+    assert step(ansible_playbook, name, state="healthy", healthcheck=HEALTHY, env={"VERSION": "1"}) is False
+
+    assert step(ansible_playbook, name, state="healthy", healthcheck=HEALTHY, env={"VERSION": "2"}) is True
+    replaced = client.containers.get(name)
+    assert replaced.id != before.id and "VERSION=2" in replaced.attrs["Config"]["Env"]
+    assert not client.containers.list(all=True, filters={"name": f"^{name}-previous$"}), "the old one was kept"
+
+
+def test_a_port_taken_on_a_change_puts_the_previous_container_back_on_its_port(ansible_playbook, name):
+    client = docker.from_env()
+    port = free_port()
+    assert step(ansible_playbook, name, ports=[f"127.0.0.1:{port}:8000"])
+    before = client.containers.get(name)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        code, output = run_step(ansible_playbook, name, ports=[f"127.0.0.1:{taken}:8000"])
+    assert code != 0, output[-3000:]
+    assert f"cannot publish port {taken} on 127.0.0.1" in output, output[-3000:]
+    assert f"Rolled back: the previous container {name} was put back and runs again" in output, output[-3000:]
+    after = client.containers.get(name)
+    assert (after.id, after.status) == (before.id, "running")
+    assert after.ports == {"8000/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]}
+
+
+def test_a_container_an_interrupted_run_left_aside_is_put_back_or_dropped(ansible_playbook, name):
+    # a run stopped between setting the old container aside and starting the new one (Ctrl-C, a lost
+    # SSH connection) leaves only <name>-previous: the next run may fall back on it, then drops it
+    client = docker.from_env()
+    assert step(ansible_playbook, name, state="healthy", healthcheck=HEALTHY, env={"VERSION": "1"})
+    old = client.containers.get(name)
+    old.stop(timeout=1)
+    old.rename(f"{name}-previous")
+
+    code, output = run_step(
+        ansible_playbook, name, state="healthy", healthcheck=HEALTHY, env={"VERSION": "2"},
+        entrypoint=["/bin/sh", "-c", "exit 4"], restart_policy="no",
+    )  # fmt: skip
+    assert code != 0, output[-3000:]
+    assert "exited (exit code 4)" in output and "Rolled back" in output, output[-3000:]
+    back = client.containers.get(name)
+    assert (back.id, back.status) == (old.id, "running")
+
+    back.stop(timeout=1)
+    back.rename(f"{name}-previous")
+    assert step(ansible_playbook, name, state="healthy", healthcheck=HEALTHY, env={"VERSION": "2"}) is True
+    assert client.containers.get(name).id != old.id
+    assert not client.containers.list(all=True, filters={"name": f"^{name}-previous$"}), "the old one was kept"

@@ -223,6 +223,20 @@ def reload_verdict(name: str, info: Mapping) -> str | None:
     return "skip"  # created, exited, dead, restarting: it reads its configuration when it starts
 
 
+def replacement(plan: Mapping) -> str | None:
+    """What a change docker_container planned (its check-mode result) does to the container of that
+    name: "recreate" a running one (it is set aside first, to be put back should its successor fail),
+    "create" one where there is none (an older one set aside by an interrupted run may be put
+    back), or None (started, updated in place, or recreated while not running: nothing to keep)."""
+    actions = plan.get("actions") or []
+    created = any("created" in action for action in actions)
+    removed = any("removed" in action for action in actions)
+    if created and removed:
+        running = (((plan.get("container") or {}).get("State")) or {}).get("Running")
+        return "recreate" if running else None
+    return "create" if created else None
+
+
 # A container the engine restarts after each exit (its restart policy) that has exited this many
 # times during the wait, before its check passed, will not pass: a bad flag or configuration.
 # Docker's back-off (0.1, 0.2, 0.4 s) reaches it within seconds, where the wait would go on to its
@@ -253,26 +267,90 @@ class ActionModule(ActionBase):
             if created.get("failed"):
                 return {**result, **created}
             volumes_changed = volumes_changed or bool(created.get("changed"))
-        result.update(
-            self._execute_module(
-                module_name="community.docker.docker_container", module_args=module_args, task_vars=task_vars
-            )
-        )
+        plan = None
+        if args["state"] in ("healthy", "started") and not self._task.check_mode:
+            plan = self._docker_container(module_args, task_vars, check_mode=True)
+            if plan.get("failed"):
+                plan = None  # the real call fails the same way, and its error is explained below
+        if plan is not None and not plan.get("changed"):
+            result.update(plan)  # nothing to change: the plan is the container as it is
+            move = None
+        else:
+            move = replacement(plan) if plan is not None else None
+            if move == "recreate":
+                aside = self._aside(args, "aside", task_vars)
+                if aside.get("failed"):
+                    return {**result, **aside}
+            result.update(self._docker_container(module_args, task_vars))
         result["changed"] = bool(result.get("changed")) or volumes_changed
+        failure = None
+        if result.get("failed"):
+            message = str(result.get("msg", ""))
+            failure = explain_failure(args["name"], message)
+            if failure != message:
+                # the module's own error summary would be shown first, in the engine's words only
+                result.pop("exception", None)
+                result["msg"] = failure
         probe = probe_argv(result.get("container")) if args["state"] == "healthy" else None
-        if probe and not result.get("failed") and not self._task.check_mode:
+        if probe and not failure and not self._task.check_mode:
             failure = self._wait_healthy(args["name"], probe, args["healthy_timeout"], result, task_vars)
             if failure:
                 result.update(failed=True, msg=failure)
+        if move is None:
             return result
-        if result.get("failed"):
-            message = str(result.get("msg", ""))
-            explained = explain_failure(args["name"], message)
-            if explained != message:
-                # the module's own error summary would be shown first, in the engine's words only
-                result.pop("exception", None)
-                result["msg"] = explained
+        if failure:
+            return self._put_back(args, result, failure, task_vars)
+        dropped = self._aside(args, "absent", task_vars)
+        if dropped.get("failed"):
+            result.setdefault("warnings", []).append(str(dropped.get("msg")))
         return result
+
+    def _docker_container(self, module_args: dict, task_vars: dict, check_mode: bool = False) -> dict:
+        """community.docker.docker_container with these arguments; in check mode when asked (the plan of
+        a change), whatever the task's own mode."""
+        task_check_mode = self._task.check_mode
+        self._task.check_mode = task_check_mode or check_mode
+        try:
+            return self._execute_module(
+                module_name="community.docker.docker_container", module_args=dict(module_args), task_vars=task_vars
+            )
+        finally:
+            self._task.check_mode = task_check_mode
+
+    def _aside(self, args: Mapping, state: str, task_vars: dict) -> dict:
+        module_args = {"name": args["name"], "state": state}
+        if args.get("stop_timeout") is not None:
+            module_args["stop_timeout"] = args["stop_timeout"]
+        return self._execute_module(
+            module_name="smartshop.stack.container_aside", module_args=module_args, task_vars=task_vars
+        )
+
+    def _put_back(self, args: Mapping, result: dict, failure: str, task_vars: dict) -> dict:
+        """The new container failed: remove it and put the previous one back, running as it was."""
+        name = args["name"]
+        back = self._aside(args, "restored", task_vars)
+        if back.get("failed"):
+            said = f"{failure}\n\nThe previous container could not be put back: {back.get('msg')}"
+            return {**result, "failed": True, "msg": said}
+        if not back.get("restored"):
+            return result  # there was none: the failure stands as it is
+        info = self._execute_module(
+            module_name="community.docker.docker_container_info", module_args={"name": name}, task_vars=task_vars
+        )
+        container = info.get("container") or {}
+        probe = probe_argv(container) if args["state"] == "healthy" else None
+        again = None
+        if probe:
+            again = self._wait_healthy(name, probe, args["healthy_timeout"], {"container": container}, task_vars)
+        if again:
+            said = f"{failure}\n\nThe previous container {name} was put back, and it fails too: {again}"
+        else:
+            said = (
+                f"{failure}\n\nRolled back: the previous container {name} was put back and runs"
+                f"{' healthy' if probe else ''} again, with the image and configuration it had. Nothing"
+                " of this change is running: correct what the message above says, then run again."
+            )
+        return {**result, "failed": True, "msg": said, "rolled_back": True, "container": container}
 
     def _wait_healthy(self, name: str, probe: list[str], timeout: int, result: dict, task_vars: dict) -> str | None:
         """Run the container's health check until it passes (None) or the timeout; the failure's
