@@ -105,7 +105,9 @@ def _plugins_of_smartshop_stack() -> set[str]:
     """Every plugin name of the project's collection: the files of each kind, the entries of each
     filter and test file."""
     plugins = ROOT / "collections" / "ansible_collections" / "smartshop" / "stack" / "plugins"
-    names = {path.stem for kind in ("action", "lookup", "cache") for path in (plugins / kind).glob("[!_]*.py")}
+    names = {
+        path.stem for kind in ("action", "modules", "lookup", "cache") for path in (plugins / kind).glob("[!_]*.py")
+    }
     for kind, method in (("filter", "filters"), ("test", "tests")):
         for path in (plugins / kind).glob("[!_]*.py"):
             text = path.read_text()
@@ -119,6 +121,14 @@ def test_the_collection_readme_names_every_plugin():
     readme = (ROOT / "collections" / "ansible_collections" / "smartshop" / "stack" / "README.md").read_text()
     listed = set(re.findall(r"^\| `smartshop\.stack\.([a-z_][a-z0-9_]*)` \|", readme, re.M))
     plugins = _plugins_of_smartshop_stack()
-    assert {"container", "memory_limits", "memory_at_least", "slo_rules", "secret", "facts"} <= plugins
+    assert {
+        "container",
+        "container_aside",
+        "memory_limits",
+        "memory_at_least",
+        "slo_rules",
+        "secret",
+        "facts",
+    } <= plugins
     assert plugins - listed == set(), f"plugins missing from the collection's README: {sorted(plugins - listed)}"
     assert listed - plugins == set(), f"the README lists plugins that do not exist: {sorted(listed - plugins)}"

@@ -15,6 +15,15 @@ the escape hatch), and memory and pids limits, which every running state require
 What the task gives is what the container has: an env variable, a mount, a published port or a
 tmpfs removed from the task is removed from the container (recreated), not left running.
 
+A change never leaves a service down that ran before it. docker_container is first asked, in check
+mode, what it would do (with nothing to change that is the only call, as before). When it would
+recreate a running container, the old one is stopped and renamed ``<name>-previous``
+(``smartshop.stack.container_aside``), the new one created; once it runs (and, for ``healthy``,
+passes its check) the old one is removed. When the new one does not start or is not healthy, it is
+removed and the old one renamed back, started and waited healthy: the task fails with the cause and
+says it rolled back. A ``<name>-previous`` an interrupted run left behind is put back or dropped the
+same way.
+
 States: ``healthy`` (started and waited healthy; the default), ``started``, ``absent``,
 ``completed`` (a one-shot command: run to its end, fail on a non-zero exit, removed after; its
 output is in ``container.Output``), ``restarted`` (restart an existing container, for handlers) and
@@ -330,7 +339,10 @@ class ActionModule(ActionBase):
         name = args["name"]
         back = self._aside(args, "restored", task_vars)
         if back.get("failed"):
-            said = f"{failure}\n\nThe previous container could not be put back: {back.get('msg')}"
+            said = (
+                f"{failure}\n\nThe previous container could not be put back: {back.get('msg')} (`docker ps -a"
+                f" --filter name={name}` shows what is left; the previous one is {name}-previous while it is aside)"
+            )
             return {**result, "failed": True, "msg": said}
         if not back.get("restored"):
             return result  # there was none: the failure stands as it is
@@ -347,10 +359,12 @@ class ActionModule(ActionBase):
         else:
             said = (
                 f"{failure}\n\nRolled back: the previous container {name} was put back and runs"
-                f"{' healthy' if probe else ''} again, with the image and configuration it had. Nothing"
-                " of this change is running: correct what the message above says, then run again."
+                f"{' healthy' if probe else ''} again, with the image and configuration it had (this change is"
+                " not applied to it). Correct what the message above says, then run again."
             )
-        return {**result, "failed": True, "msg": said, "rolled_back": True, "container": container}
+        # the new container the result described is gone; the one running is the one that ran before
+        result.pop("container", None)
+        return {**result, "changed": True, "failed": True, "msg": said, "rolled_back": not again}
 
     def _wait_healthy(self, name: str, probe: list[str], timeout: int, result: dict, task_vars: dict) -> str | None:
         """Run the container's health check until it passes (None) or the timeout; the failure's

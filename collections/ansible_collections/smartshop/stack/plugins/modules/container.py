@@ -10,6 +10,11 @@ description:
     C(com.smartshop.project) and C(com.smartshop.component) labels, restart policy, json-file log
     rotation, wait until healthy) and runs M(community.docker.docker_container) with it.
   - One-shot commands (migrations, traffic bursts) run with I(state=completed).
+  - With I(state=healthy) or I(state=started), a change that recreates a running container keeps
+    the old one aside (stopped, C(<name>-previous), by M(smartshop.stack.container_aside)) until
+    the new one runs and, for C(healthy), passes its check; then the old one is removed. When the
+    new one does not start (a port taken) or is not healthy, it is removed and the old one put back,
+    started and waited healthy; the task fails with the cause, then C(Rolled back: ...).
 options:
   name: {description: Container name., type: str, required: true}
   image: {description: Image reference (required unless I(state) is absent or restarted)., type: str}
@@ -110,6 +115,10 @@ EXAMPLES = r"""
 RETURN = r"""
 container:
   description: What M(community.docker.docker_container) returns about the container.
-  returned: unless absent
+  returned: unless absent, or when a failed change was rolled back (the container it described is gone)
   type: dict
+rolled_back:
+  description: A change failed and the container that ran before it was put back (and is healthy, for C(healthy)).
+  returned: when a change that recreated a running container failed
+  type: bool
 """
