@@ -247,3 +247,18 @@ def test_a_container_an_interrupted_run_left_aside_is_put_back_or_dropped(ansibl
     assert step(ansible_playbook, name, state="healthy", healthcheck=HEALTHY, env={"VERSION": "2"}) is True
     assert client.containers.get(name).id != old.id
     assert not client.containers.list(all=True, filters={"name": f"^{name}-previous$"}), "the old one was kept"
+
+
+def test_a_container_of_someone_elses_named_like_the_previous_one_is_never_touched(ansible_playbook, name):
+    client = docker.from_env()
+    assert step(ansible_playbook, name, env={"VERSION": "1"})
+    before = client.containers.get(name)
+    stranger = client.containers.create(manifest_images()["backend"], ["sleep", "infinity"], name=f"{name}-previous")
+    code, output = run_step(ansible_playbook, name, env={"VERSION": "2"})
+    assert code != 0, output[-3000:]
+    assert f"container {name}-previous exists and is not this one's predecessor" in output, output[-3000:]
+    assert "Nothing was changed" in output
+    assert client.containers.get(f"{name}-previous").id == stranger.id
+    after = client.containers.get(name)
+    assert (after.id, after.status) == (before.id, "running")
+    assert "VERSION=1" in after.attrs["Config"]["Env"]

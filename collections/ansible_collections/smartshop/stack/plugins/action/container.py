@@ -287,7 +287,7 @@ class ActionModule(ActionBase):
         else:
             move = replacement(plan) if plan is not None else None
             if move == "recreate":
-                aside = self._aside(args, "aside", task_vars)
+                aside = self._aside(args, str(project), "aside", task_vars)
                 if aside.get("failed"):
                     return {**result, **aside}
             result.update(self._docker_container(module_args, task_vars))
@@ -308,9 +308,9 @@ class ActionModule(ActionBase):
         if move is None:
             return result
         if failure:
-            return self._put_back(args, result, failure, task_vars)
-        dropped = self._aside(args, "absent", task_vars)
-        if dropped.get("failed"):
+            return self._put_back(args, str(project), result, failure, task_vars)
+        dropped = self._aside(args, str(project), "absent", task_vars)
+        if dropped.get("failed") or dropped.get("msg"):
             result.setdefault("warnings", []).append(str(dropped.get("msg")))
         return result
 
@@ -326,26 +326,26 @@ class ActionModule(ActionBase):
         finally:
             self._task.check_mode = task_check_mode
 
-    def _aside(self, args: Mapping, state: str, task_vars: dict) -> dict:
-        module_args = {"name": args["name"], "state": state}
+    def _aside(self, args: Mapping, project: str, state: str, task_vars: dict) -> dict:
+        module_args = {"name": args["name"], "state": state, "labels": labels(project, args["component"])}
         if args.get("stop_timeout") is not None:
             module_args["stop_timeout"] = args["stop_timeout"]
         return self._execute_module(
             module_name="smartshop.stack.container_aside", module_args=module_args, task_vars=task_vars
         )
 
-    def _put_back(self, args: Mapping, result: dict, failure: str, task_vars: dict) -> dict:
+    def _put_back(self, args: Mapping, project: str, result: dict, failure: str, task_vars: dict) -> dict:
         """The new container failed: remove it and put the previous one back, running as it was."""
         name = args["name"]
-        back = self._aside(args, "restored", task_vars)
+        back = self._aside(args, project, "restored", task_vars)
         if back.get("failed"):
             said = (
                 f"{failure}\n\nThe previous container could not be put back: {back.get('msg')} (`docker ps -a"
                 f" --filter name={name}` shows what is left; the previous one is {name}-previous while it is aside)"
             )
             return {**result, "failed": True, "msg": said}
-        if not back.get("restored"):
-            return result  # there was none: the failure stands as it is
+        if not back.get("restored"):  # there was none: the failure stands as it is
+            return {**result, "msg": f"{failure}\n\n{back['msg']}"} if back.get("foreign") else result
         info = self._execute_module(
             module_name="community.docker.docker_container_info", module_args={"name": name}, task_vars=task_vars
         )

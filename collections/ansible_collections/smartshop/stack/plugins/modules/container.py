@@ -14,7 +14,7 @@ description:
     the old one aside (stopped, C(<name>-previous), by M(smartshop.stack.container_aside)) until
     the new one runs and, for C(healthy), passes its check; then the old one is removed. When the
     new one does not start (a port taken) or is not healthy, it is removed and the old one put back,
-    started and waited healthy; the task fails with the cause, then C(Rolled back: ...).
+    started and waited healthy; the task fails with the cause, then says it rolled back.
 options:
   name: {description: Container name., type: str, required: true}
   image: {description: Image reference (required unless I(state) is absent or restarted)., type: str}

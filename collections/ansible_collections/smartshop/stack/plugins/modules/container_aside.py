@@ -32,6 +32,13 @@ options:
   stop_timeout:
     description: Seconds between SIGTERM and SIGKILL when the container is stopped; by default the container's own.
     type: int
+  labels:
+    description:
+      - Labels a C(<name>-previous) must carry to be this stack's. One that lacks them (a container of
+        someone else's that happens to have the name) is never removed nor started; I(state=aside)
+        fails naming it, I(state=restored) and I(state=absent) leave it and say so.
+    type: dict
+    default: {}
 author: SmartShop Stack
 """
 
@@ -46,6 +53,10 @@ EXAMPLES = r"""
 RETURN = r"""
 previous: {description: The name the old container has while aside., returned: always, type: str}
 restored: {description: Whether a previous container was put back under I(name)., returned: always, type: bool}
+foreign:
+  description: Whether a C(<name>-previous) without I(labels) exists (left as it is).
+  returned: always
+  type: bool
 """
 
 SUFFIX = "-previous"
@@ -53,12 +64,19 @@ ARGUMENT_SPEC = {
     "name": {"type": "str", "required": True},
     "state": {"type": "str", "required": True, "choices": ["aside", "restored", "absent"]},
     "stop_timeout": {"type": "int"},
+    "labels": {"type": "dict", "default": {}},
 }
 VERBS = {"aside": "set aside", "restored": "put back", "absent": "remove"}
 
 
 def previous_name(name: str) -> str:
     return name + SUFFIX
+
+
+def ours(container: dict, labels: dict) -> bool:
+    """Whether an inspected container carries every one of these labels with its value."""
+    have = (container.get("Config") or {}).get("Labels") or {}
+    return all(have.get(key) == str(value) for key, value in labels.items())
 
 
 def _remove(client, container_id: str) -> None:
@@ -73,9 +91,18 @@ def main() -> None:
     params = client.module.params
     name, state = params["name"], params["state"]
     previous = previous_name(name)
-    result = {"changed": False, "previous": previous, "restored": False}
+    result = {"changed": False, "previous": previous, "restored": False, "foreign": False}
     try:
         current, old = client.get_container(name), client.get_container(previous)
+        if old and not ours(old, params["labels"]):
+            stranger = (
+                f"container {previous} exists and is not this one's predecessor (it lacks the labels"
+                f" {params['labels']}): it is left as it is. Rename or remove it (`docker rm {previous}`)."
+            )
+            if state == "aside":
+                client.fail(stranger + " Nothing was changed.", **result)
+            result.update(msg=stranger, foreign=True)
+            old = None
         if state == "absent":
             if old:
                 result["changed"] = True
@@ -99,7 +126,7 @@ def main() -> None:
                     _remove(client, current["Id"])
                 client.post_call("/containers/{0}/rename", old["Id"], params={"name": name})
                 client.post_call("/containers/{0}/start", old["Id"])
-        else:
+        elif "msg" not in result:
             result["msg"] = f"no {previous} to put back"
     except Exception as exc:  # the engine's error, said once, with the module's state
         client.fail(
