@@ -74,7 +74,8 @@ def test_what_a_task_drops_leaves_the_container_and_a_rerun_changes_nothing(ansi
     assert step(ansible_playbook, name, env={"KEEP": "1"}) is False
 
 
-def test_a_port_another_process_holds_fails_naming_the_port_and_what_to_do(ansible_playbook, name):
+def run_on_a_port_held(ansible_playbook, name: str) -> tuple[int, str]:
+    """A step publishing a port another process of this machine holds, failed: (the port, its output)."""
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
@@ -82,6 +83,11 @@ def test_a_port_another_process_holds_fails_naming_the_port_and_what_to_do(ansib
         code, output = run_step(ansible_playbook, name, ports=[f"127.0.0.1:{port}:8000"])
     assert code != 0, output[-3000:]
     assert f"cannot publish port {port} on 127.0.0.1" in output, output[-3000:]
+    return port, output
+
+
+def test_a_port_another_process_holds_fails_naming_the_port_and_what_to_do(ansible_playbook, name):
+    port, output = run_on_a_port_held(ansible_playbook, name)
     assert f"ss -ltnp 'sport = :{port}'" in output
     assert "address already in use" in output  # the engine's own words follow
     # once the port is free, the same task runs the container
@@ -211,13 +217,7 @@ def test_a_port_taken_on_a_change_puts_the_previous_container_back_on_its_port(a
     port = free_port()
     assert step(ansible_playbook, name, ports=[f"127.0.0.1:{port}:8000"])
     before = client.containers.get(name)
-    with socket.socket() as holder:
-        holder.bind(("127.0.0.1", 0))
-        holder.listen()
-        taken = holder.getsockname()[1]
-        code, output = run_step(ansible_playbook, name, ports=[f"127.0.0.1:{taken}:8000"])
-    assert code != 0, output[-3000:]
-    assert f"cannot publish port {taken} on 127.0.0.1" in output, output[-3000:]
+    _, output = run_on_a_port_held(ansible_playbook, name)
     assert f"Rolled back: the previous container {name} was put back and runs again" in output, output[-3000:]
     after = client.containers.get(name)
     assert (after.id, after.status) == (before.id, "running")
