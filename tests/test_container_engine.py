@@ -262,3 +262,29 @@ def test_a_container_of_someone_elses_named_like_the_previous_one_is_never_touch
     after = client.containers.get(name)
     assert (after.id, after.status) == (before.id, "running")
     assert "VERSION=1" in after.attrs["Config"]["Env"]
+
+
+def test_a_previous_container_that_fails_too_once_put_back_says_so(ansible_playbook, name, tmp_path):
+    # what it mounts from the host is the new one: a file both need, gone, fails both
+    (tmp_path / "ok").touch()
+    tmp_path.chmod(0o755)  # the image's user is not root
+    needs_file = {
+        "entrypoint": [
+            "/bin/sh",
+            "-c",
+            "test -f /data/ok || { echo /data/ok is missing >&2; exit 5; }; exec sleep infinity",
+        ],
+        "mounts": [{"type": "bind", "source": str(tmp_path), "target": "/data", "read_only": True}],
+        "restart_policy": "no",
+        "healthcheck": HEALTHY,
+    }
+    assert step(ansible_playbook, name, state="healthy", env={"VERSION": "1"}, **needs_file)
+    old = docker.from_env().containers.get(name)
+    (tmp_path / "ok").unlink()
+    code, output = run_step(ansible_playbook, name, state="healthy", env={"VERSION": "2"}, **needs_file)
+    assert code != 0, output[-3000:]
+    assert f"The previous container {name} was put back, and it fails too" in output, output[-3000:]
+    assert output.count("/data/ok is missing") >= 2  # the new one's words, then the old one's
+    assert "Rolled back" not in output
+    back = docker.from_env().containers.get(name)
+    assert back.id == old.id and back.status == "exited"

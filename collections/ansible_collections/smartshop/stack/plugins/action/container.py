@@ -355,12 +355,15 @@ class ActionModule(ActionBase):
         if probe:
             again = self._wait_healthy(name, probe, args["healthy_timeout"], {"container": container}, task_vars)
         if again:
-            said = f"{failure}\n\nThe previous container {name} was put back, and it fails too: {again}"
+            said = (
+                f"{failure}\n\nThe previous container {name} was put back, and it fails too (the files it"
+                f" mounts from this host are the new ones): {again}"
+            )
         else:
             said = (
                 f"{failure}\n\nRolled back: the previous container {name} was put back and runs"
-                f"{' healthy' if probe else ''} again, with the image and configuration it had (this change is"
-                " not applied to it). Correct what the message above says, then run again."
+                f"{' healthy' if probe else ''} again, with the image and settings it had (this change is not"
+                " applied to it). Correct what the message above says, then run again."
             )
         # the new container the result described is gone; the one running is the one that ran before
         result.pop("container", None)

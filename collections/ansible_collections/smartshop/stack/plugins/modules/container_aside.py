@@ -17,8 +17,9 @@ description:
   - Used by M(smartshop.stack.container) when a change recreates a running container. The old one is
     stopped and renamed C(<name>-previous) (I(state=aside)); the new one is created under I(name).
     When the new one is healthy the old one is removed (I(state=absent)); when it fails, the new one is
-    removed and the old one renamed back and started (I(state=restored)). Its named volumes, its
-    configuration and its image are the ones it had.
+    removed and the old one renamed back and started (I(state=restored)). Its image, command,
+    environment, ports and limits are the ones it had; its named volumes and the files it mounts
+    from the host are shared, as they are now.
   - Each state is idempotent and safe after an interrupted run. I(state=aside) first removes an
     older C(<name>-previous) (a newer container of that name exists). I(state=restored) with no
     C(<name>-previous) changes nothing and says so. I(state=absent) with none changes nothing.
