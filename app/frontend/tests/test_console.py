@@ -88,6 +88,10 @@ def test_the_console_asks_for_its_login(app_stack, path):
     for auth in (None, ("admin", "wrong-password"), ("root", app_stack["console_login"][1])):
         r = requests.get(f"{app_stack['console']}{path}", auth=auth, timeout=5)
         assert r.status_code == 401, (path, auth, r.status_code)
+        # the browser asks for the login; a script reads why, as JSON like every other error
+        assert r.headers["WWW-Authenticate"] == 'Basic realm="SmartShop console"', (path, r.headers)
+        assert r.headers["Content-Type"] == "application/json", (path, r.headers)
+        assert r.json()["status"] == 401 and "console_admin_password" in r.json()["error"], (path, r.text)
         assert r.headers["WWW-Authenticate"].startswith("Basic")
     assert requests.get(f"{app_stack['console']}/healthz", timeout=5).status_code == 200  # the healthcheck
 
