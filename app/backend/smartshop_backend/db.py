@@ -31,6 +31,11 @@ UNAVAILABLE = {2002, 2003, 2005, 2006, 2013, 2055, 1040, 1053, 1927}
 STATEMENT_TIMEOUT = 1969
 
 
+# A health check runs every few seconds (Docker's, the edge's, the load generator's ceiling): its
+# failures are logged at most this often per process.
+PING_LOG_EVERY = 10.0
+
+
 class DatabaseUnavailable(Exception):
     """The database cannot be reached; the API answers 503."""
 
@@ -77,6 +82,7 @@ class Database:
 
     def __init__(self, settings: Settings, user: str | None = None, password: str | None = None) -> None:
         self.settings = settings
+        self._ping_logged = -PING_LOG_EVERY  # the first failure is logged
 
         # A new connection presents the password of now: a rotated one applies without a restart.
         def connect(**kwargs: Any) -> Connection:
@@ -181,11 +187,17 @@ class Database:
                 raise
 
     def ping(self) -> bool:
+        """Whether the database answers. A failure is logged with the driver's reason (the health
+        route says only "unreachable" to its public callers), at most once per PING_LOG_EVERY s."""
         try:
             with self.transaction() as cur:
                 cur.execute("SELECT 1 AS ok")
                 return cur.fetchone()["ok"] == 1
-        except (DatabaseUnavailable, MySQLdb.MySQLError):
+        except (DatabaseUnavailable, MySQLdb.MySQLError) as exc:
+            now = time.monotonic()
+            if now - self._ping_logged >= PING_LOG_EVERY:
+                self._ping_logged = now
+                log.warning("database ping failed: %s", exc)
             return False
 
     def close(self) -> None:

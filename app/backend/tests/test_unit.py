@@ -1,5 +1,6 @@
 """Unit tests: no database. Randomness is seeded; files are temporary."""
 
+import logging
 import os
 import random
 import re
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from smartshop_backend import create_app, domain, server
+from smartshop_backend import create_app, db, domain, server
 from smartshop_backend.config import ConfigError, Settings
 from smartshop_backend.counters import Counters
 from smartshop_backend.migrate import Migration, available
@@ -273,3 +274,54 @@ def test_serve_empties_the_metrics_directory_of_a_previous_run(tmp_path):
     assert list(tmp_path.iterdir()) == []
     server.clear_metrics_dir({"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "new")})
     assert (tmp_path / "new").is_dir()
+
+
+def test_a_failed_ping_is_logged_with_the_drivers_reason_at_most_every_ten_seconds(caplog):
+    # nothing listens on port 1 of the loopback: the connection is refused at once
+    nowhere = {"SMARTSHOP_DB_HOST": "127.0.0.1", "SMARTSHOP_DB_PORT": "1", "SMARTSHOP_DB_PASSWORD": "x"}
+    settings = Settings.from_env(nowhere)
+    database = db.Database(settings)
+    with caplog.at_level(logging.WARNING, logger="smartshop_backend.db"):
+        assert database.ping() is False
+        assert database.ping() is False  # within ten seconds: not logged again
+        database._ping_logged -= db.PING_LOG_EVERY  # ten seconds later
+        assert database.ping() is False
+    said = [r.getMessage() for r in caplog.records if r.name == "smartshop_backend.db"]
+    assert len(said) == 2, said
+    assert all(m.startswith("database ping failed: ") and "127.0.0.1" in m for m in said), said
+
+
+def test_the_health_check_says_in_one_line_what_the_api_answered(tmp_path):
+    import http.server
+    import threading
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        status = 503
+
+        def do_GET(self):
+            body = b'{"status": "unavailable", "database": "unreachable"}'
+            self.send_response(Health.status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    script = Path(__file__).resolve().parents[1] / "smartshop_backend" / "healthcheck.py"
+    server_ = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server_.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server_.server_address[1]}/api/health"
+    try:
+        ran = subprocess.run([sys.executable, str(script), url], capture_output=True, text=True, timeout=10)
+        assert ran.returncode == 1
+        assert ran.stderr == f'{url} answered 503: {{"status": "unavailable", "database": "unreachable"}}\n'
+        Health.status = 200
+        ran = subprocess.run([sys.executable, str(script), url], capture_output=True, text=True, timeout=10)
+        assert (ran.returncode, ran.stderr) == (0, "")
+    finally:
+        server_.shutdown()
+        server_.server_close()
+    ran = subprocess.run([sys.executable, str(script), url], capture_output=True, text=True, timeout=10)
+    assert ran.returncode == 1 and ran.stderr.startswith(f"{url}: ") and "refused" in ran.stderr, ran.stderr
+    assert "Traceback" not in ran.stderr
