@@ -343,7 +343,7 @@ class ActionModule(ActionBase):
                 f"{failure}\n\nThe previous container could not be put back: {back.get('msg')} (`docker ps -a"
                 f" --filter name={name}` shows what is left; the previous one is {name}-previous while it is aside)"
             )
-            return {**result, "failed": True, "msg": said}
+            return {**result, "changed": True, "failed": True, "msg": said}
         if not back.get("restored"):  # there was none: the failure stands as it is
             return {**result, "msg": f"{failure}\n\n{back['msg']}"} if back.get("foreign") else result
         info = self._execute_module(
@@ -356,8 +356,8 @@ class ActionModule(ActionBase):
             again = self._wait_healthy(name, probe, args["healthy_timeout"], {"container": container}, task_vars)
         if again:
             said = (
-                f"{failure}\n\nThe previous container {name} was put back, and it fails too (the files it"
-                f" mounts from this host are the new ones): {again}"
+                f"{failure}\n\nThe previous container {name} was put back, and it fails too (it reads the files"
+                f" it mounts from this host as they are now): {again}"
             )
         else:
             said = (
