@@ -39,6 +39,14 @@ CASES = [
     ({"backend_replicas": "many"}, "argument 'backend_replicas' is of type str and we were unable to convert to int"),
     ({"backend_replicas": 0}, "backend_replicas must be an integer between 1 and 32"),
     ({"backend_threads": 9}, "backend_pool_size (9) must be at least backend_threads + 1 (10)"),
+    # each worker has its pool: 2 x 16 x 9 connections took the database's (200), the next migration
+    # found "Too many connections" and the API answered 502
+    ({"backend_workers": 16}, "The API's replicas may hold 288 connections to the database (localhost: 288;"),
+    ({"backend_workers": 16}, "lets them hold 180: max-connections (200, from mysql_server_flags"),
+    ({"backend_pool_size": 40, "mysql_extra_flags": ["--loose-max_connections=50"]}, "hold 80 connections"),
+    # 128 passed the health check; under load the workers could not start their threads (502s)
+    ({"backend_workers": 2, "backend_pids_limit": 40}, "backend_pids_limit (40) is below what a replica runs"),
+    ({"backend_workers": 29, "mysql_extra_flags": ["--max-connections=600"]}, "at least 528m"),
     ({"alertmanager_state": "on"}, "value of alertmanager_state must be one of: present, absent, got: on"),
     ({"prometheus_port": 8000}, "would publish the same port: frontend_api_port and prometheus_port (8000)"),
     # the container module would fail only when it reached MariaDB; 8m would leave it restarting

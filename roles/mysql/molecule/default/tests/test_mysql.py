@@ -166,6 +166,32 @@ def test_exporter_user_connection_limit(host):
     assert result.stdout.strip() == "3"
 
 
+def test_the_apis_account_cannot_take_the_connections_the_others_need(host):
+    """The API's account holds max_connections less 20 at most (30 in this scenario: 10). With its
+    10 taken, an 11th is refused, and the migrator still connects: the pools of too many workers
+    never stop a migration again ("Too many connections")."""
+    limit = root_sql(host, "SELECT max_user_connections FROM mysql.user WHERE user = 'smartshop'", database="mysql")
+    assert limit.stdout.strip() == "10", limit.stdout + limit.stderr
+    client = (
+        f"mariadb --protocol=tcp -h127.0.0.1 {TLS} -usmartshop -p{shlex.quote(secret('mysql_app_password'))} -N -B"
+    )
+    held = (
+        f"for i in $(seq 10); do {client} -e 'SELECT SLEEP(8)' >/dev/null 2>&1 & done; sleep 3;"
+        f" {client} -e 'SELECT 1' 2>&1; echo rc=$?; wait"
+    )
+    run = host.run(f"docker exec {CONTAINER} sh -c {shlex.quote(held)}")
+    assert "rc=1" in run.stdout, run.stdout + run.stderr
+    assert "max_user_connections" in run.stdout, run.stdout
+    # while they were held (the 10 sleep 8 s; this ran 3 s in), run again with the migrator
+    held_then_migrator = (
+        f"for i in $(seq 10); do {client} -e 'SELECT SLEEP(6)' >/dev/null 2>&1 & done; sleep 3;"
+        f" mariadb --protocol=tcp -h127.0.0.1 {TLS} -usmartshop_migrator"
+        f" -p{shlex.quote(secret('mysql_migrator_password'))} -N -B -e 'SELECT CURRENT_USER()' 2>&1; wait"
+    )
+    run = host.run(f"docker exec {CONTAINER} sh -c {shlex.quote(held_then_migrator)}")
+    assert run.stdout.strip().startswith("smartshop_migrator@"), run.stdout + run.stderr
+
+
 def test_data_survived_container_removal(host, inspect):
     """side_effect wrote row 1, removed the container and converged again."""
     result = sql(host, "smartshop", "mysql_app_password", "SELECT note FROM molecule_marker WHERE id = 1")
