@@ -172,9 +172,7 @@ def test_the_apis_account_cannot_take_the_connections_the_others_need(host):
     never stop a migration again ("Too many connections")."""
     limit = root_sql(host, "SELECT max_user_connections FROM mysql.user WHERE user = 'smartshop'", database="mysql")
     assert limit.stdout.strip() == "10", limit.stdout + limit.stderr
-    client = (
-        f"mariadb --protocol=tcp -h127.0.0.1 {TLS} -usmartshop -p{shlex.quote(secret('mysql_app_password'))} -N -B"
-    )
+    client = f"mariadb --protocol=tcp -h127.0.0.1 {TLS} -usmartshop -p{shlex.quote(secret('mysql_app_password'))} -N -B"
     held = (
         f"for i in $(seq 10); do {client} -e 'SELECT SLEEP(8)' >/dev/null 2>&1 & done; sleep 3;"
         f" {client} -e 'SELECT 1' 2>&1; echo rc=$?; wait"
