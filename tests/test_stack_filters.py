@@ -253,7 +253,10 @@ def test_every_memory_limit_has_a_floor_in_its_role_preflight():
         role = defaults.parts[-3]
         preflight = (ROOT / "roles" / role / "tasks" / "preflight.yml").read_text()
         for variable in re.findall(r"^([a-z_]+_memory_limit):", defaults.read_text(), re.M):
-            assert re.search(rf"name: {variable}, floor: \d+[mg],", preflight), (
+            # a literal floor ({name: x, floor: 256m, ...}) or one the role computes (backend: per worker)
+            literal = rf"name: {variable}, floor: \d+[mg],"
+            computed = rf"- name: {variable}\n\s+floor: \"\{{\{{ _{role}_memory_floor_mib \}}\}}m\""
+            assert re.search(literal, preflight) or re.search(computed, preflight), (
                 f"roles/{role}: {variable} has no floor in tasks/preflight.yml"
             )
 
