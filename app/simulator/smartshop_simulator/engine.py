@@ -73,6 +73,7 @@ class Simulation:
         _configure_users(config, self.pacer, self.tally)
         self.env = Environment(user_classes=[ShopperUser], host=config.host, stop_timeout=STOP_TIMEOUT)
         self._shared_with = 0  # workers the rate was last divided among
+        self._configure_sent = False  # the start's CONFIGURE went out to the workers
         if mode == "master":
             self.runner = self.env.create_master_runner(master_bind_host, master_bind_port)
             self.env.events.worker_report.add_listener(self._on_worker_report)
@@ -88,6 +89,7 @@ class Simulation:
                 if time.monotonic() > deadline:
                     raise Unreachable(f"only {self.runner.worker_count} of {self.expect_workers} workers connected")
                 gevent.sleep(0.2)
+            self._configure_sent = True
             self.runner.send_message(CONFIGURE, self._worker_config())
             self._shared_with = self.runner.worker_count
             gevent.sleep(0.5)
@@ -120,8 +122,11 @@ class Simulation:
 
     def _on_hello(self, environment, msg, **kwargs) -> None:
         """A worker that joins a run under way (a restarted host) is configured as the first ones;
-        before the start, the start configures every worker."""
-        if self.started_at is not None and self.stopped_at is None:
+        before the start, the start configures every worker. A HELLO that comes once the start has
+        sent its CONFIGURE is answered too, even before the users start: that CONFIGURE may have
+        reached the worker before its handler existed, and was lost (a worker of CI's once ran the
+        whole run unconfigured, 0 requests). A second CONFIGURE changes nothing."""
+        if self._configure_sent and self.stopped_at is None:
             self.runner.send_message(CONFIGURE, self._worker_config(), client_id=msg.node_id)
 
     def set_rate(self, rate: float | None) -> None:

@@ -226,3 +226,50 @@ def test_a_bad_default_from_the_environment_is_a_usage_error(monkeypatch, variab
     assert result.returncode == 2, result.stdout + result.stderr
     assert says in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# Run in its own interpreter: locust must patch gevent before ssl is imported, which pytest's
+# plugins have already done in this process.
+HELLO_DURING_START = """
+import locust  # first: it patches the standard library for gevent
+
+import socket
+from types import SimpleNamespace
+
+from smartshop_simulator.engine import CONFIGURE, Simulation
+from smartshop_simulator.model import Config
+
+with socket.socket() as probe:
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+simulation = Simulation(Config(host="http://127.0.0.1:9", rate=10.0, error_rate=0.0), mode="master",
+                        master_bind_port=port)
+sent = []
+
+def send_message(kind, data=None, client_id=None):
+    sent.append((kind, client_id))
+    if kind == CONFIGURE and client_id is None:  # the broadcast: the worker's HELLO lands now
+        simulation._on_hello(simulation.env, SimpleNamespace(node_id="late-handler"))
+
+simulation.runner.send_message = send_message
+simulation.start()
+simulation.stop()
+simulation.runner.quit()
+print(sorted(c for k, c in sent if k == CONFIGURE and c))
+"""
+
+
+def test_a_worker_whose_hello_comes_while_the_run_starts_is_configured():
+    """The master's CONFIGURE may reach a worker before the worker's handler exists (lost); the
+    worker's HELLO, which follows, must then be answered even though the users have not started yet
+    (CI once had a worker run a whole run unconfigured: 0 requests). The master is real (its socket
+    on 127.0.0.1); the HELLO is delivered at the worst moment, right after the broadcast."""
+    done = subprocess.run(
+        [sys.executable, "-c", HELLO_DURING_START],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "['late-handler']", done.stdout + done.stderr[-2000:]
