@@ -23,8 +23,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import docker
+import pymysql
 import pytest
 import requests
 
@@ -36,6 +38,7 @@ CA = str(SECRETS / "ca" / "ca.crt")
 PROMETHEUS = os.environ.get("PROMETHEUS_URL", "https://127.0.0.1:9090")
 ALERTMANAGER = os.environ.get("ALERTMANAGER_URL", "https://127.0.0.1:9093")
 API_URL = os.environ.get("API_URL", "http://127.0.0.1:8000")
+MYSQL_HOST, MYSQL_PORT = "127.0.0.1", int(os.environ.get("MYSQL_PORT", "3306"))
 QUIET_TIMEOUT = 20 * 60
 FIGURES: dict[str, dict] = {}
 
@@ -178,6 +181,35 @@ class FailingShoppers:
             cls.process.wait(30)
 
 
+class LeakingClient:
+    """A script gone wrong: it logs in as the migration account (no connection cap, unlike the
+    API's) through the published port, 170 times, and never closes a session. With the API's
+    replicas and the exporter that is 85-95 % of MariaDB's 200 connections: nothing is refused yet."""
+
+    SESSIONS = 170
+    sessions: ClassVar[list] = []
+
+    @classmethod
+    def start(cls, engine):
+        for _ in range(cls.SESSIONS):
+            cls.sessions.append(
+                pymysql.connect(
+                    host=MYSQL_HOST,
+                    port=MYSQL_PORT,
+                    user="smartshop_migrator",
+                    password=secret("mysql_migrator_password"),
+                    database="smartshop",
+                    ssl={"ca": CA},
+                    connect_timeout=10,
+                )
+            )
+
+    @classmethod
+    def stop(cls, engine):
+        while cls.sessions:
+            cls.sessions.pop().close()
+
+
 DRILLS = [
     Drill("api-replica-down", _stop("backend-1"), _start("backend-1"), expect={"TargetDown"}, fire_within=150),
     Drill(
@@ -221,6 +253,14 @@ DRILLS = [
         expect={"PaymentFailureRatioHigh"},
         fire_within=1200,
         resolve_within=1200,
+    ),
+    Drill(
+        "connection-leak",
+        LeakingClient.start,
+        LeakingClient.stop,
+        expect={"MySQLConnectionsNearLimit"},
+        fire_within=480,
+        resolve_within=180,
     ),
 ]
 

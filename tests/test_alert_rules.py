@@ -119,6 +119,30 @@ TESTS = {
                 },
             ],
         },
+        {  # 170 of MariaDB's 200 connections held for 6 minutes warns; 150 held, or 190 for 3 minutes, does not
+            "interval": "1m",
+            "input_series": [
+                {"series": 'mysql_global_status_threads_connected{instance="db1"}', "values": "20 170x10"},
+                {"series": 'mysql_global_variables_max_connections{instance="db1"}', "values": "200x10"},
+                {"series": 'mysql_global_status_threads_connected{instance="db2"}', "values": "20 150x10"},
+                {"series": 'mysql_global_variables_max_connections{instance="db2"}', "values": "200x10"},
+                {"series": 'mysql_global_status_threads_connected{instance="db3"}', "values": "20 190x2 20x8"},
+                {"series": 'mysql_global_variables_max_connections{instance="db3"}', "values": "200x10"},
+            ],
+            "alert_rule_test": [
+                {"eval_time": "4m", "alertname": "MySQLConnectionsNearLimit", "exp_alerts": []},
+                {
+                    "eval_time": "7m",
+                    "alertname": "MySQLConnectionsNearLimit",
+                    "exp_alerts": [
+                        {
+                            "exp_labels": {"severity": "warning", "instance": "db1"},
+                            "exp_annotations": {"summary": "MariaDB holds 85% of its max_connections"},
+                        }
+                    ],
+                },
+            ],
+        },
         {  # the API's health probe failing for 3 minutes pages; a single failed probe does not
             "interval": "15s",
             "input_series": [

@@ -71,6 +71,9 @@ CASES = [
     # the kernel refused it when the new server started, the running one already removed
     ({"mysql_tmpdir_size": "lots"}, "mysql_tmpdir_size is the size of MariaDB's /tmp (a tmpfs)"),
     ({"mysql_tmpdir_size": "256MB"}, "got '256MB'"),
+    # a percentage where a share is meant: the rule rendered "> 80" and could never fire
+    ({"prometheus_alert_mysql_connections_ratio": 80}, "prometheus_alert_mysql_connections_ratio is a share"),
+    ({"prometheus_alert_error_ratio": 0}, "prometheus_alert_error_ratio is a share, above 0 and below 1"),
     # the simulator's own parser refused them, its running container already replaced
     ({"simulator_seed": "abc"}, "simulator_seed must be empty (random) or a whole number"),
     ({"simulator_api_url": "ftp://x"}, "and simulator_api_url an http:// or https:// URL; got '' and 'ftp://x'"),

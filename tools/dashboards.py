@@ -183,7 +183,16 @@ def mysql() -> dict:
         [
             panel(1, "MySQL up", [("mysql_up", "up")], 0, 0, kind="stat", w=6),
             panel(2, "Uptime", [("mysql_global_status_uptime", "uptime")], 6, 0, kind="stat", unit="s", w=6),
-            panel(3, "Threads connected", [("mysql_global_status_threads_connected", "connected")], 12, 0, w=12),
+            panel(3, "Threads connected", [("mysql_global_status_threads_connected", "connected")], 12, 0, w=6),
+            panel(
+                8,
+                "Connections used (MySQLConnectionsNearLimit past 80 %)",
+                [("mysql:connections:ratio", "of max_connections")],
+                18,
+                0,
+                unit="percentunit",
+                w=6,
+            ),
             panel(
                 4,
                 "Queries per second",
