@@ -218,7 +218,9 @@ def test_every_metric_a_dashboard_reads_is_exposed_or_recorded():
                 metrics = {
                     w
                     for w in words
-                    if w.startswith(("smartshop_", "mysql_", "node_", "probe_", "slo:", "smartshop:", "node:"))
+                    if w.startswith(
+                        ("smartshop_", "mysql_", "node_", "probe_", "slo:", "smartshop:", "node:", "mysql:")
+                    )
                 }
                 assert metrics, (board.name, panel["title"])
                 assert metrics <= names | recorded, (board.name, panel["title"], metrics - names - recorded)
