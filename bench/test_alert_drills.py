@@ -191,13 +191,14 @@ class LeakingClient:
 
     @classmethod
     def start(cls, engine):
+        password = secret("mysql_migrator_password")
         for _ in range(cls.SESSIONS):
             cls.sessions.append(
                 pymysql.connect(
                     host=MYSQL_HOST,
                     port=MYSQL_PORT,
                     user="smartshop_migrator",
-                    password=secret("mysql_migrator_password"),
+                    password=password,
                     database="smartshop",
                     ssl={"ca": CA},
                     connect_timeout=10,

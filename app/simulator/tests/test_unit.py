@@ -8,6 +8,7 @@ from pathlib import Path
 
 import gevent
 import pytest
+from testing.stack import free_port
 
 from smartshop_simulator.model import DEFAULT_WEIGHTS, Config, Shopper, parse_weights
 from smartshop_simulator.pacer import Pacer
@@ -233,17 +234,14 @@ def test_a_bad_default_from_the_environment_is_a_usage_error(monkeypatch, variab
 HELLO_DURING_START = """
 import locust  # first: it patches the standard library for gevent
 
-import socket
+import sys
 from types import SimpleNamespace
 
 from smartshop_simulator.engine import CONFIGURE, Simulation
 from smartshop_simulator.model import Config
 
-with socket.socket() as probe:
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
 simulation = Simulation(Config(host="http://127.0.0.1:9", rate=10.0, error_rate=0.0), mode="master",
-                        master_bind_port=port)
+                        master_bind_port=int(sys.argv[1]))
 sent = []
 
 def send_message(kind, data=None, client_id=None):
@@ -265,7 +263,7 @@ def test_a_worker_whose_hello_comes_while_the_run_starts_is_configured():
     (CI once had a worker run a whole run unconfigured: 0 requests). The master is real (its socket
     on 127.0.0.1); the HELLO is delivered at the worst moment, right after the broadcast."""
     done = subprocess.run(
-        [sys.executable, "-c", HELLO_DURING_START],
+        [sys.executable, "-c", HELLO_DURING_START, str(free_port())],
         cwd=Path(__file__).resolve().parent.parent,
         capture_output=True,
         text=True,
