@@ -18,17 +18,35 @@ from Mitogen's clean fork parent, asks the controller for the collection's modul
 Importer.create_module; docs/measurements.md, sessions 24-25; upstream mitogen-hq/mitogen#835, open).
 A synchronous run of the same module first does not help, nor does a task-level `connection:
 ansible.builtin.local`. Async `command` jobs do run (their module_utils are ansible's own).
+
+Mitogen reads a host's interpreter as a shell command line. The implicit `localhost` Ansible makes
+for an inventory without one (a Molecule scenario's, inventory/example-multihost: the pki role's
+tasks are delegated to it) has the controller's own Python as its interpreter, a path Ansible does
+not quote: under a checkout with a space in its path it was split there, and the task unreachable.
+That path, and only it, is taken whole (tests/test_checkout_path.py).
 """
 
 from __future__ import annotations
 
+import sys
+
 try:
     import ansible_mitogen.affinity
+    import ansible_mitogen.transport_config
     from ansible_mitogen.plugins.strategy.mitogen_linear import StrategyModule
 
     # Policy is Mitogen's no-op base class: the controller, its workers and their children keep
     # the affinity ansible-playbook started with.
     ansible_mitogen.affinity.policy = ansible_mitogen.affinity.Policy()
+
+    _parse_python_path = ansible_mitogen.transport_config.parse_python_path
+
+    def _controller_python_whole(s, *args, **kwargs):
+        if s == sys.executable:
+            return [s]
+        return _parse_python_path(s, *args, **kwargs)
+
+    ansible_mitogen.transport_config.parse_python_path = _controller_python_whole
 except ImportError:
     from ansible.plugins.strategy.linear import StrategyModule as _Linear
     from ansible.utils.display import Display
