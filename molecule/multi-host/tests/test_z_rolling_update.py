@@ -69,9 +69,10 @@ def turns(output: dict) -> list[tuple[str, str, bool]]:
     return taken
 
 
-@drill
-def test_a_backend_change_rolls_through_the_app_hosts_one_at_a_time_and_fails_no_request():
-    before = simulator_counts(time.time() - 30)
+def under_writes(*args: str) -> tuple[int, dict, list, list, float]:
+    """site.yml with `args` on the scenario's hosts while WRITERS post through the edge (from 5 s
+    before to 5 s after): its exit code and JSON output, the writes' outcomes, the keys sent again
+    (write()) and how long the run took."""
     outcomes: list = []
     resent: list = []
     stop = threading.Event()
@@ -80,12 +81,19 @@ def test_a_backend_change_rolls_through_the_app_hosts_one_at_a_time_and_fails_no
         thread.start()
     time.sleep(5)
     started = time.monotonic()
-    code, output = ansible_playbook("site.yml", "--tags", "backend", "-e", f"backend_threads={THREADS}")
-    rolled_in = time.monotonic() - started
+    code, output = ansible_playbook("site.yml", *args)
+    took = time.monotonic() - started
     time.sleep(5)
     stop.set()
     for thread in writers:
         thread.join(timeout=90)
+    return code, output, outcomes, resent, took
+
+
+@drill
+def test_a_backend_change_rolls_through_the_app_hosts_one_at_a_time_and_fails_no_request():
+    before = simulator_counts(time.time() - 30)
+    code, output, outcomes, resent, rolled_in = under_writes("--tags", "backend", "-e", f"backend_threads={THREADS}")
     ended = time.time()
     assert code == 0, json.dumps(output["stats"])
     print(f"\nrolling update: {turns(output)}")
@@ -143,23 +151,12 @@ def replica_ids() -> dict[str, list[str]]:
 def test_a_failed_backend_change_stops_at_the_first_app_host_puts_its_replica_back_and_fails_no_request():
     before = replica_ids()
     assert all(len(ids) == len(REPLICAS) for ids in before.values()), before
-    outcomes: list = []
-    resent: list = []
-    stop = threading.Event()
-    writers = [threading.Thread(target=write, args=(stop, outcomes, resent), daemon=True) for _ in range(WRITERS)]
-    for thread in writers:
-        thread.start()
-    time.sleep(5)
     # only the replicas' step (the migrations would fail first on that port): as they run now, but
     # for a database port nothing listens on
-    code, output = ansible_playbook(
-        "site.yml", "--tags", "backend_run", "-e", f"backend_threads={THREADS}", "-e", "backend_db_port=1",
+    code, output, outcomes, resent, _ = under_writes(
+        "--tags", "backend_run", "-e", f"backend_threads={THREADS}", "-e", "backend_db_port=1",
         "-e", "backend_healthy_timeout=20",
     )  # fmt: skip
-    time.sleep(5)
-    stop.set()
-    for thread in writers:
-        thread.join(timeout=90)
     print(f"\nfailed rolling update: {turns(output)}; {len(outcomes)} writes, {len(resent)} sent again")
     assert code != 0, json.dumps(output["stats"])
 
