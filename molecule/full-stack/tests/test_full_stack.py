@@ -483,7 +483,7 @@ def test_more_replicas_and_a_new_scrape_interval_change_only_what_they_touch(hos
 def test_a_dry_run_names_what_would_change_and_changes_nothing(host):
     """site.yml --check on the converged stack: nothing to change; with a third replica and another
     scrape interval, the same three tasks as the real change (above), none of it applied, and the
-    differences --diff prints hold no credential."""
+    differences --diff prints hold no credential; with --tags backend_run, the replicas alone."""
     before = started_at(host, "prometheus")
     assert run_playbook("site.yml", options=("--check",)) == set()
     # --diff too: the differences it prints hold no credential (run_playbook searches its output)
@@ -494,6 +494,9 @@ def test_a_dry_run_names_what_would_change_and_changes_nothing(host):
     assert host.run(f"docker inspect {PROJECT}-backend-3").rc != 0, "a dry run started a replica"
     assert "scrape_interval: 7s" not in prometheus("/api/v1/status/config")["data"]["yaml"]
     assert started_at(host, "prometheus") == before
+    # the replicas' step alone (its tag): it failed on the authority only the configuration reads
+    only = ("--check", "--tags", "backend_run")
+    assert run_playbook("site.yml", "backend_replicas=3", options=only) == {"Run the API replicas"}
 
 
 def test_a_dry_run_where_no_container_runs_says_what_it_would_create(host):
