@@ -261,7 +261,7 @@ DRILLS = [
     Drill(
         "api-slow",
         # 1 % of a CPU each: at 3 % the API at the simulator's 5 req/s kept its pace for 4 minutes
-        # and ApiSlow fired after 12 (limit 12); at 1 %, its p95 passed 0.5 s within 2 minutes and
+        # and ApiSlow fired after 12 minutes, its limit; at 1 %, its p95 passed 0.5 s within 2 minutes and
         # ApiSlow fired after 6 (docs/measurements.md, session 32)
         _throttle(1000),
         _throttle(-1),

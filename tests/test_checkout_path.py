@@ -15,14 +15,20 @@ PLAYBOOK = """\
 """
 
 
-def test_the_local_inventory_runs_from_a_python_under_a_path_with_a_space(playbook_runner, tmp_path):
+def python_under_a_space(tmp_path: Path) -> Path:
+    """This interpreter, reached through a path with a space: the same .venv, linked there."""
     spaced = tmp_path / "my checkout"
     spaced.mkdir()
     venv = spaced / "venv"
-    venv.symlink_to(Path(sys.prefix))  # the same .venv, reached through a path with a space
+    venv.symlink_to(Path(sys.prefix))
+    return venv / "bin" / "python"
+
+
+def test_the_local_inventory_runs_from_a_python_under_a_path_with_a_space(playbook_runner, tmp_path):
+    python = python_under_a_space(tmp_path)
     playbook = tmp_path / "play.yml"
     playbook.write_text(PLAYBOOK)
-    code, output = playbook_runner(tmp_path, "-i", "inventory/local", str(playbook), python=venv / "bin" / "python")
+    code, output = playbook_runner(tmp_path, "-i", "inventory/local", str(playbook), python=python)
     assert code == 0, output[-2000:]
     assert "unreachable=0" in output and "failed=0" in output, output[-2000:]
 
@@ -44,14 +50,11 @@ def test_a_task_delegated_to_the_implicit_localhost_runs_from_a_python_under_a_p
     """An inventory without a `localhost` (a Molecule scenario's, inventory/example-multihost): Ansible
     makes one, whose interpreter is its own Python's path, not quoted. Mitogen split it at the space:
     the pki role's first task was unreachable in `make test-role ROLE=mysql` from '/tmp/sp ace'."""
-    spaced = tmp_path / "my checkout"
-    spaced.mkdir()
-    venv = spaced / "venv"
-    venv.symlink_to(Path(sys.prefix))
+    python = python_under_a_space(tmp_path)
     inventory = tmp_path / "hosts.yml"
     inventory.write_text("all:\n  hosts:\n    instance:\n      ansible_connection: local\n")
     playbook = tmp_path / "play.yml"
     playbook.write_text(DELEGATING_PLAYBOOK)
-    code, output = playbook_runner(tmp_path, "-i", str(inventory), str(playbook), python=venv / "bin" / "python")
+    code, output = playbook_runner(tmp_path, "-i", str(inventory), str(playbook), python=python)
     assert code == 0, output[-2000:]
     assert "instance -> localhost" in output and "unreachable=0" in output, output[-2000:]

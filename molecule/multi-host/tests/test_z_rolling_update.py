@@ -23,7 +23,6 @@ import time
 from test_multi_host import APP_HOSTS, ansible_playbook, database, drill, prometheus, ssh, write
 
 REPLICAS = (1, 2)
-
 WRITERS = 3
 THREADS = 6  # the scenario converged with the role's default, 8
 SIMULATOR = {
@@ -67,6 +66,17 @@ def turns(output: dict) -> list[tuple[str, str, bool]]:
                 if step and not outcome.get("skipped"):
                     taken.append((host, step, bool(outcome.get("changed"))))
     return taken
+
+
+def replica_names(host: str) -> str:
+    """The app host's replicas, as `docker inspect` takes them."""
+    return " ".join(f"mh-{host}-backend-{n}" for n in REPLICAS)
+
+
+def assert_the_edge_drains_no_replica() -> None:
+    """mon1's edge has no replica marked down: every app host was given back."""
+    conf = ssh("mon1", "sudo docker exec mh-mon1-edge grep -c ' down;' /run/smartshop/nginx.conf")
+    assert conf.stdout.strip() == "0", conf.stdout + conf.stderr
 
 
 def under_writes(*args: str) -> tuple[int, dict, list, list, float]:
@@ -128,20 +138,17 @@ def test_a_backend_change_rolls_through_the_app_hosts_one_at_a_time_and_fails_no
 
     # the change is applied everywhere, and the edge is left with no replica drained
     for host in APP_HOSTS:
-        replicas = f"mh-{host}-backend-1 mh-{host}-backend-2"
-        env = ssh(host, f"sudo docker inspect --format '{{{{json .Config.Env}}}}' {replicas}")
+        env = ssh(host, f"sudo docker inspect --format '{{{{json .Config.Env}}}}' {replica_names(host)}")
         assert env.returncode == 0, env.stderr
         assert all(f"SMARTSHOP_THREADS={THREADS}" in json.loads(line) for line in env.stdout.splitlines()), env.stdout
-    conf = ssh("mon1", "sudo docker exec mh-mon1-edge grep -c ' down;' /run/smartshop/nginx.conf")
-    assert conf.stdout.strip() == "0", conf.stdout + conf.stderr
+    assert_the_edge_drains_no_replica()
 
 
 def replica_ids() -> dict[str, list[str]]:
     """Each app host's replicas: the container ids, running ones only."""
     ids = {}
     for host in APP_HOSTS:
-        names = " ".join(f"mh-{host}-backend-{n}" for n in REPLICAS)
-        found = ssh(host, f"sudo docker inspect --format '{{{{.Id}}}} {{{{.State.Running}}}}' {names}")
+        found = ssh(host, f"sudo docker inspect --format '{{{{.Id}}}} {{{{.State.Running}}}}' {replica_names(host)}")
         assert found.returncode == 0, found.stderr
         ids[host] = [line.split()[0] for line in found.stdout.splitlines() if line.endswith(" true")]
     return ids
@@ -182,8 +189,7 @@ def test_a_failed_backend_change_stops_at_the_first_app_host_puts_its_replica_ba
     # the same containers run everywhere, the edge sends requests to all of them again, and no
     # request failed on the way
     assert replica_ids() == before
-    conf = ssh("mon1", "sudo docker exec mh-mon1-edge grep -c ' down;' /run/smartshop/nginx.conf")
-    assert conf.stdout.strip() == "0", conf.stdout + conf.stderr
+    assert_the_edge_drains_no_replica()
     failed = [o for o in outcomes if o[2] not in (200, 201)]
     assert len(outcomes) > 50 and not failed, [o[2:] for o in failed]
 
