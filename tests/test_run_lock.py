@@ -1,10 +1,13 @@
 """One run at a time changes the stack from this machine: the Makefile's targets that change it hold
 RUN_LOCK (flock). Two `make up` at once raced to create the same containers (one failed with
-Docker's 409 "name already in use"); now the second says so and stops before it touches anything."""
+Docker's 409 "name already in use"); now the second says so and stops before it touches anything.
+`ansible-playbook` run directly holds its stack's lock too (the project's strategy): the second
+run of the same stack is refused before its first task, naming the first."""
 
 from __future__ import annotations
 
 import fcntl
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -53,3 +56,153 @@ def test_the_lock_is_free_again_once_a_run_has_ended(tmp_path):
     assert first.stdout.startswith("ansible-playbook site.yml --version\n")  # the command is shown
     second, _ = make("up", lock, "ARGS=--version")
     assert second.returncode == 0, second.stderr
+
+
+# ---- ansible-playbook run directly: the strategy (plugins/strategy/mitogen_linear.py) holds the lock
+# of each stack (smartshop_project) its plays' hosts belong to, ~/.smartshop/locks/<project>.lock
+
+ANSIBLE_PLAYBOOK = str(ROOT / ".venv" / "bin" / "ansible-playbook")
+
+
+def inventory(tmp_path: Path, project: str) -> Path:
+    path = tmp_path / f"{project}.yml"
+    path.write_text(
+        "all:\n  hosts:\n    h1:\n      ansible_connection: local\n"
+        '      ansible_python_interpreter: "{{ ansible_playbook_python | quote }}"\n'
+        f"  vars:\n    smartshop_project: \"{project[:4]}{{{{ '{project[4:]}' }}}}\"\n"  # templated, as a user may
+    )
+    return path
+
+
+def one_task(name: str, task: str) -> str:
+    return f"- hosts: all\n  gather_facts: false\n  tasks:\n    - name: {name}\n      {task}\n"
+
+
+def playbook_env(tmp_path: Path) -> dict[str, str]:
+    """The project's ansible.cfg (its strategy) with this test's HOME: the locks and fact cache are the test's."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "SMARTSHOP_"))}
+    return {**env, "HOME": str(home), "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
+
+
+def waiting_run(tmp_path: Path, project: str) -> tuple[subprocess.Popen, Path]:
+    """A run that holds its stack until the test creates `release` (or 120 s pass)."""
+    release = tmp_path / f"release-{project}"
+    book = tmp_path / "wait.yml"
+    book.write_text(one_task("Wait for the test", f"ansible.builtin.wait_for: {{path: '{release}', timeout: 120}}"))
+    run = subprocess.Popen(
+        [ANSIBLE_PLAYBOOK, "-i", str(inventory(tmp_path, project)), str(book)],
+        cwd=ROOT,
+        env=playbook_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lock = tmp_path / "home" / ".smartshop" / "locks" / f"{project}.lock"
+    deadline = time.monotonic() + 60
+    while f"pid {run.pid}," not in (lock.read_text() if lock.exists() else ""):
+        assert run.poll() is None, run.stdout.read()
+        assert time.monotonic() < deadline, "the waiting run never took its lock"
+        time.sleep(0.2)
+    return run, release
+
+
+def direct(tmp_path: Path, project: str, book: Path | None = None, **env: str) -> subprocess.CompletedProcess:
+    """A one-task playbook on the stack's host (as any of the project's playbooks: the lock is the strategy's)."""
+    if book is None:
+        book = tmp_path / "ping.yml"
+        book.write_text(one_task("Ping", "ansible.builtin.ping:"))
+    return subprocess.run(
+        [ANSIBLE_PLAYBOOK, "-i", str(inventory(tmp_path, project)), str(book)],
+        cwd=ROOT,
+        env={**playbook_env(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_a_direct_run_is_refused_while_another_changes_its_stack_and_runs_once_that_one_has_ended(tmp_path):
+    first, release = waiting_run(tmp_path, "lock-one")
+    try:
+        second = direct(tmp_path, "lock-one")
+        output = second.stdout + second.stderr
+        assert second.returncode != 0, output
+        assert f"another run (pid {first.pid}, ansible-playbook {tmp_path / 'wait.yml'}, started " in output
+        assert "is changing the stack 'lock-one' from this machine" in output
+        assert "nothing was changed: run this again when it has ended" in output
+        assert "TASK [" not in output and "ok: [h1]" not in output  # refused before its first task
+    finally:
+        release.touch()
+        assert first.wait(timeout=120) == 0, first.stdout.read()
+    third = direct(tmp_path, "lock-one")
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert "ok: [h1]" in third.stdout
+
+
+def test_stacks_of_other_projects_and_the_implicit_localhost_do_not_wait(tmp_path):
+    """Molecule's scenarios (projects of their own) run beside make up's stack; a play on Ansible's
+    implicit localhost (a scenario's prepare) belongs to no stack."""
+    first, release = waiting_run(tmp_path, "lock-one")
+    try:
+        other = direct(tmp_path, "lock-two")
+        assert other.returncode == 0, other.stdout + other.stderr
+        local = tmp_path / "local.yml"
+        local.write_text("- hosts: localhost\n  gather_facts: false\n  tasks:\n    - ansible.builtin.ping:\n")
+        implicit = direct(tmp_path, "lock-one", str(local))
+        assert implicit.returncode == 0, implicit.stdout + implicit.stderr
+        assert "ok: [localhost]" in implicit.stdout
+        assert first.poll() is None  # the first run held its stack all along
+    finally:
+        release.touch()
+        assert first.wait(timeout=120) == 0
+
+
+def test_a_run_killed_hard_frees_its_stack_once_the_task_it_had_started_has_ended(tmp_path):
+    first, release = waiting_run(tmp_path, "lock-one")
+    while "TASK [Wait for the test]" not in first.stdout.readline():
+        assert first.poll() is None
+    time.sleep(3)  # its worker has started the task
+    first.kill()
+    first.wait(timeout=30)
+    try:
+        meanwhile = direct(tmp_path, "lock-one")  # its worker still runs the wait task
+        output = meanwhile.stdout + meanwhile.stderr
+        assert meanwhile.returncode != 0, output
+        assert f"pid {first.pid}," in output
+        assert "that process has ended, a task it had started is still finishing" in output
+    finally:
+        release.touch()
+    deadline = time.monotonic() + 60
+    while (after := direct(tmp_path, "lock-one")).returncode != 0:
+        assert "another run" in after.stdout + after.stderr, after.stdout + after.stderr
+        assert time.monotonic() < deadline, "the killed run's stack stayed locked"
+        time.sleep(1)
+
+
+def test_without_mitogen_a_run_keeps_the_lock(tmp_path):
+    """SMARTSHOP_MITOGEN=0 runs the plain linear strategy (the README's way to turn Mitogen off),
+    still under the stack's lock. A task's command tells which: under Mitogen its parent is Mitogen's
+    interpreter for the host."""
+    parent = tmp_path / "parent.yml"
+    parent.write_text(
+        one_task("The parent of a task's command", "ansible.builtin.shell: cat /proc/$PPID/cmdline")
+        + "      register: parent\n    - name: Show it\n"
+        + "      ansible.builtin.debug: {msg: 'parent={{ parent.stdout }}'}\n"
+    )
+    with_mitogen = direct(tmp_path, "lock-one", parent)
+    assert with_mitogen.returncode == 0, with_mitogen.stdout + with_mitogen.stderr
+    assert "(mitogen:" in with_mitogen.stdout
+    first, release = waiting_run(tmp_path, "lock-one")
+    try:
+        second = direct(tmp_path, "lock-one", parent, SMARTSHOP_MITOGEN="0")
+        assert second.returncode != 0, second.stdout + second.stderr
+        assert f"another run (pid {first.pid}," in second.stdout + second.stderr
+    finally:
+        release.touch()
+        assert first.wait(timeout=120) == 0
+    without = direct(tmp_path, "lock-one", parent, SMARTSHOP_MITOGEN="0")
+    assert without.returncode == 0, without.stdout + without.stderr
+    assert "parent=" in without.stdout and "(mitogen:" not in without.stdout, without.stdout
+    assert "Mitogen is not installed" not in without.stdout + without.stderr  # turned off, not missing

@@ -3,7 +3,8 @@
 Mitogen keeps one Python interpreter per target and sends it each module once, instead of a new
 process and a zipped module per task: an idempotent `make up` takes about a third of the time
 (docs/measurements.md). Without the package (an interpreter outside .venv), the plain linear
-strategy runs, and says so once. ANSIBLE_STRATEGY=linear turns Mitogen off for a run.
+strategy runs, and says so once. SMARTSHOP_MITOGEN=0 turns Mitogen off for a run (ANSIBLE_STRATEGY=linear
+does too, but that strategy is Ansible's own: it takes no run lock).
 
 Mitogen's CPU pinning is turned off. On a machine with fewer than 4 CPUs it pins its multiplexer
 to CPU 0 and every other process, the commands tasks start included, to the rest: on 2 CPUs a
@@ -24,16 +25,38 @@ for an inventory without one (a Molecule scenario's, inventory/example-multihost
 tasks are delegated to it) has the controller's own Python as its interpreter, a path Ansible does
 not quote: under a checkout with a space in its path it was split there, and the task unreachable.
 That path, and only it, is taken whole (tests/test_checkout_path.py).
+
+One run at a time changes a stack from this machine, whoever starts it (`make up`, `ansible-playbook
+site.yml`, Jenkins, a Molecule scenario): before its first play touches a host, a run holds
+`~/.smartshop/locks/<project>.lock` (flock, `SMARTSHOP_LOCK_DIR` another directory) for each
+`smartshop_project` its plays' hosts belong to, until the ansible-playbook process ends, even killed.
+A second run on the same project stops there, before any task, naming the first (its pid, its
+playbooks, when it started). Stacks of other projects (the Molecule scenarios' beside `make up`'s) do
+not wait for each other; Ansible's implicit localhost belongs to none (tests/test_run_lock.py).
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
+import re
 import sys
+import time
+from pathlib import Path
+
+from ansible import context
+from ansible.errors import AnsibleError
+from ansible.template import Templar
+from ansible.utils.display import Display
+
+_MITOGEN = os.environ.get("SMARTSHOP_MITOGEN", "1").strip().lower() not in ("0", "false", "no", "off")
 
 try:
+    if not _MITOGEN:
+        raise ImportError("SMARTSHOP_MITOGEN is off")
     import ansible_mitogen.affinity
     import ansible_mitogen.transport_config
-    from ansible_mitogen.plugins.strategy.mitogen_linear import StrategyModule
+    from ansible_mitogen.plugins.strategy.mitogen_linear import StrategyModule as _Base
 
     # Policy is Mitogen's no-op base class: the controller, its workers and their children keep
     # the affinity ansible-playbook started with.
@@ -49,12 +72,75 @@ try:
     ansible_mitogen.transport_config.parse_python_path = _controller_python_whole
 except ImportError:
     from ansible.plugins.strategy.linear import StrategyModule as _Linear
-    from ansible.utils.display import Display
 
-    class StrategyModule(_Linear):
+    class _Base(_Linear):
         def __init__(self, tqm):
-            Display().warning(
-                "Mitogen is not installed in this interpreter: the plain linear strategy runs "
-                "(slower). `make setup` installs it into .venv."
-            )
+            if _MITOGEN:
+                Display().warning(
+                    "Mitogen is not installed in this interpreter: the plain linear strategy runs "
+                    "(slower). `make setup` installs it into .venv."
+                )
             super().__init__(tqm)
+
+
+# project -> the locked file's descriptor, held until this process ends (never closed before)
+_HELD: dict[str, int] = {}
+# host name -> its project, looked up once per run
+_PROJECTS: dict[str, str] = {}
+
+
+def lock_dir() -> Path:
+    return Path(os.environ.get("SMARTSHOP_LOCK_DIR") or Path.home() / ".smartshop" / "locks")
+
+
+def _ended(holder: str) -> str:
+    """A run killed hard leaves its workers to finish the task under way: they keep the lock until then."""
+    found = re.match(r"pid (\d+),", holder)
+    if not found:
+        return ""
+    try:
+        os.kill(int(found.group(1)), 0)
+    except ProcessLookupError:
+        return "; that process has ended, a task it had started is still finishing"
+    except PermissionError:
+        pass
+    return ""
+
+
+def hold(project: str) -> None:
+    """Lock `project` for the rest of this process, or fail naming the run that holds it."""
+    if project in _HELD:
+        return
+    directory = lock_dir()
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = directory / (re.sub(r"[^A-Za-z0-9_.-]", "_", project) + ".lock")
+    # O_CLOEXEC: a program a task starts (an engine, a container's process) must not keep the lock
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 4096).decode(errors="replace").strip()
+        os.close(fd)
+        raise AnsibleError(
+            f"another run ({holder or 'unknown'}{_ended(holder)}) is changing the stack '{project}' from "
+            f"this machine (it holds {path}); nothing was changed: run this again when it has ended"
+        ) from None
+    playbooks = " ".join(str(p) for p in (context.CLIARGS.get("args") or ()))
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    os.ftruncate(fd, 0)
+    os.write(fd, f"pid {os.getpid()}, ansible-playbook {playbooks}, started {started}\n".encode())
+    _HELD[project] = fd
+
+
+class StrategyModule(_Base):
+    def run(self, iterator, play_context, *args, **kwargs):
+        play = iterator._play
+        for host in self._inventory.get_hosts(play.hosts, order=play.order):
+            if getattr(host, "implicit", False):
+                continue
+            if host.name not in _PROJECTS:
+                variables = self._variable_manager.get_vars(play=play, host=host)
+                project = variables.get("smartshop_project", "smartshop")
+                _PROJECTS[host.name] = str(Templar(loader=self._loader, variables=variables).template(project))
+            hold(_PROJECTS[host.name])
+        return super().run(iterator, play_context, *args, **kwargs)
