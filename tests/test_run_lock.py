@@ -113,8 +113,12 @@ def direct(tmp_path: Path, project: str, book: Path | None = None, **env: str) -
     if book is None:
         book = tmp_path / "ping.yml"
         book.write_text(one_task("Ping", "ansible.builtin.ping:"))
+    return playbook(tmp_path, inventory(tmp_path, project), book, **env)
+
+
+def playbook(tmp_path: Path, hosts: Path, book: Path, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [ANSIBLE_PLAYBOOK, "-i", str(inventory(tmp_path, project)), str(book)],
+        [ANSIBLE_PLAYBOOK, "-i", str(hosts), str(book)],
         cwd=ROOT,
         env={**playbook_env(tmp_path), **env},
         capture_output=True,
@@ -206,3 +210,30 @@ def test_without_mitogen_a_run_keeps_the_lock(tmp_path):
     assert without.returncode == 0, without.stdout + without.stderr
     assert "parent=" in without.stdout and "(mitogen:" not in without.stdout, without.stdout
     assert "Mitogen is not installed" not in without.stdout + without.stderr  # turned off, not missing
+
+
+def test_a_run_over_two_stacks_stops_at_the_first_play_of_the_one_held_and_says_so(tmp_path):
+    first, release = waiting_run(tmp_path, "lock-one")
+    hosts = tmp_path / "two.yml"
+    hosts.write_text(
+        "all:\n  hosts:\n"
+        "    free: {ansible_connection: local, smartshop_project: lock-two}\n"
+        "    held: {ansible_connection: local, smartshop_project: lock-one}\n"
+        '  vars: {ansible_python_interpreter: "{{ ansible_playbook_python | quote }}"}\n'
+    )
+    book = tmp_path / "two-plays.yml"
+    book.write_text(
+        one_task("Ping", "ansible.builtin.ping:").replace("hosts: all", "hosts: free")
+        + one_task("Ping", "ansible.builtin.ping:").replace("hosts: all", "hosts: held")
+    )
+    try:
+        run = playbook(tmp_path, hosts, book)
+    finally:
+        release.touch()
+        assert first.wait(timeout=120) == 0
+    output = run.stdout + run.stderr
+    assert run.returncode != 0, output
+    assert "ok: [free]" in output and "ok: [held]" not in output
+    assert "is changing the stack 'lock-one'" in output
+    assert "this run stops before this play, after the ones before it" in output
+    assert "nothing was changed" not in output

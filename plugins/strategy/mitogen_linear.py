@@ -87,6 +87,8 @@ except ImportError:
 _HELD: dict[str, int] = {}
 # host name -> its project, looked up once per run
 _PROJECTS: dict[str, str] = {}
+# plays this process has started
+_PLAYS: list[str] = []
 
 
 def lock_dir() -> Path:
@@ -107,7 +109,7 @@ def _ended(holder: str) -> str:
     return ""
 
 
-def hold(project: str) -> None:
+def hold(project: str, first_play: bool = True) -> None:
     """Lock `project` for the rest of this process, or fail naming the run that holds it."""
     if project in _HELD:
         return
@@ -123,12 +125,14 @@ def hold(project: str) -> None:
         os.close(fd)
         raise AnsibleError(
             f"another run ({holder or 'unknown'}{_ended(holder)}) is changing the stack '{project}' from "
-            f"this machine (it holds {path}); nothing was changed: run this again when it has ended"
+            f"this machine (it holds {path}); "
+            + ("nothing was changed" if first_play else "this run stops before this play, after the ones before it")
+            + ": run this again when it has ended"
         ) from None
-    playbooks = " ".join(str(p) for p in (context.CLIARGS.get("args") or ()))
+    command = " ".join([os.path.basename(sys.argv[0]), *(str(a) for a in context.CLIARGS.get("args") or ())])
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     os.ftruncate(fd, 0)
-    os.write(fd, f"pid {os.getpid()}, ansible-playbook {playbooks}, started {started}\n".encode())
+    os.write(fd, f"pid {os.getpid()}, {command}, started {started}\n".encode())
     _HELD[project] = fd
 
 
@@ -142,5 +146,6 @@ class StrategyModule(_Base):
                 variables = self._variable_manager.get_vars(play=play, host=host)
                 project = variables.get("smartshop_project", "smartshop")
                 _PROJECTS[host.name] = str(Templar(loader=self._loader, variables=variables).template(project))
-            hold(_PROJECTS[host.name])
+            hold(_PROJECTS[host.name], first_play=not _PLAYS)
+        _PLAYS.append(play.get_name())
         return super().run(iterator, play_context, *args, **kwargs)
