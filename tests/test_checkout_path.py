@@ -1,9 +1,13 @@
 """A checkout under a path with a space works: `make up` runs ansible-playbook from the checkout's
-.venv, and inventory/local hands that Python to Mitogen, which reads it as a shell command line.
-Unquoted, '/tmp/my dir/.venv/bin/python' was split at the space and the first task was unreachable."""
+.venv, and inventory/local hands that Python (`ansible_playbook_python`) to the strategy. Mitogen reads
+an interpreter as a shell command line: '/tmp/my dir/.venv/bin/python' was split at the space and
+the first task was unreachable, until the project's strategy took the controller's own Python whole.
+Plain Ansible (SMARTSHOP_MITOGEN=0) quotes it itself."""
 
 import sys
 from pathlib import Path
+
+import pytest
 
 PLAYBOOK = """\
 - hosts: localhost
@@ -24,11 +28,17 @@ def python_under_a_space(tmp_path: Path) -> Path:
     return venv / "bin" / "python"
 
 
-def test_the_local_inventory_runs_from_a_python_under_a_path_with_a_space(playbook_runner, tmp_path):
+@pytest.mark.parametrize("mitogen", ["1", "0"])
+def test_the_local_inventory_runs_from_a_python_under_a_path_with_a_space(playbook_runner, tmp_path, mitogen):
+    """Under Mitogen (the strategy takes the controller's own Python whole) and without it
+    (SMARTSHOP_MITOGEN=0: Ansible quotes the interpreter itself; the inventory's former `| quote`
+    made it look for a file named with the quotes)."""
     python = python_under_a_space(tmp_path)
     playbook = tmp_path / "play.yml"
     playbook.write_text(PLAYBOOK)
-    code, output = playbook_runner(tmp_path, "-i", "inventory/local", str(playbook), python=python)
+    code, output = playbook_runner(
+        tmp_path, "-i", "inventory/local", str(playbook), python=python, env={"SMARTSHOP_MITOGEN": mitogen}
+    )
     assert code == 0, output[-2000:]
     assert "unreachable=0" in output and "failed=0" in output, output[-2000:]
 

@@ -68,7 +68,7 @@ def inventory(tmp_path: Path, project: str) -> Path:
     path = tmp_path / f"{project}.yml"
     path.write_text(
         "all:\n  hosts:\n    h1:\n      ansible_connection: local\n"
-        '      ansible_python_interpreter: "{{ ansible_playbook_python | quote }}"\n'
+        '      ansible_python_interpreter: "{{ ansible_playbook_python }}"\n'
         f"  vars:\n    smartshop_project: \"{project[:4]}{{{{ '{project[4:]}' }}}}\"\n"  # templated, as a user may
     )
     return path
@@ -219,7 +219,7 @@ def test_a_run_over_two_stacks_stops_at_the_first_play_of_the_one_held_and_says_
         "all:\n  hosts:\n"
         "    free: {ansible_connection: local, smartshop_project: lock-two}\n"
         "    held: {ansible_connection: local, smartshop_project: lock-one}\n"
-        '  vars: {ansible_python_interpreter: "{{ ansible_playbook_python | quote }}"}\n'
+        '  vars: {ansible_python_interpreter: "{{ ansible_playbook_python }}"}\n'
     )
     book = tmp_path / "two-plays.yml"
     book.write_text(

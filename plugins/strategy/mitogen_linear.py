@@ -24,7 +24,8 @@ Mitogen reads a host's interpreter as a shell command line. The implicit `localh
 for an inventory without one (a Molecule scenario's, inventory/example-multihost: the pki role's
 tasks are delegated to it) has the controller's own Python as its interpreter, a path Ansible does
 not quote: under a checkout with a space in its path it was split there, and the task unreachable.
-That path, and only it, is taken whole (tests/test_checkout_path.py).
+That path, and only it, is taken whole (tests/test_checkout_path.py); the project's inventories name
+it as `{{ ansible_playbook_python }}`, unquoted, which plain Ansible (SMARTSHOP_MITOGEN=0) quotes itself.
 
 One run at a time changes a stack from this machine, whoever starts it (`make up`, `ansible-playbook
 site.yml`, Jenkins, a Molecule scenario): before its first play touches a host, a run holds
