@@ -52,8 +52,10 @@ collections/ansible_collections/.linked: requirements.yml $(BIN)/.installed tool
 
 setup: $(BIN)/.installed collections/ansible_collections/.linked ## Create .venv with the pinned tooling (silent when nothing changed)
 
+# engine is the first step of many targets, run side by side (the Molecule lanes, Jenkins' parallel
+# stages): it waits for a run of the stack under way (up to 10 minutes) rather than fail at once
 engine: setup ## Install and start the Docker engine on this host (role docker_host)
-	@ansible-playbook playbooks/docker_host.yml
+	@SMARTSHOP_LOCK_WAIT=$${SMARTSHOP_LOCK_WAIT:-600} ansible-playbook playbooks/docker_host.yml
 
 images: engine ## Build or pull the images the application tests and benchmarks use
 	@# airgap: built here, never a probe of Docker Hub (the tests talk to this machine only)

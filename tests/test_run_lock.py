@@ -237,3 +237,39 @@ def test_a_run_over_two_stacks_stops_at_the_first_play_of_the_one_held_and_says_
     assert "is changing the stack 'lock-one'" in output
     assert "this run stops before this play, after the ones before it" in output
     assert "nothing was changed" not in output
+
+
+def test_with_a_wait_a_second_run_waits_for_the_first_then_runs(tmp_path):
+    """SMARTSHOP_LOCK_WAIT=<seconds> (make engine's 600: the Molecule lanes run it side by side)."""
+    first, release = waiting_run(tmp_path, "lock-one")
+    book = tmp_path / "ping.yml"
+    book.write_text(one_task("Ping", "ansible.builtin.ping:"))
+    second = subprocess.Popen(
+        [ANSIBLE_PLAYBOOK, "-i", str(inventory(tmp_path, "lock-one")), str(book)],
+        cwd=ROOT,
+        env={**playbook_env(tmp_path), "SMARTSHOP_LOCK_WAIT": "120"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        while "Waiting for another run" not in (line := second.stdout.readline()):
+            assert line, "the second run ended without waiting"
+        assert f"(pid {first.pid}, ansible-playbook {tmp_path / 'wait.yml'}, started " in line
+        assert "(SMARTSHOP_LOCK_WAIT=120)" in line
+        time.sleep(3)
+        assert second.poll() is None  # still waiting: the first holds its stack
+    finally:
+        release.touch()
+        assert first.wait(timeout=120) == 0
+    rest = second.communicate(timeout=120)[0]
+    assert second.returncode == 0, rest
+    assert "ok: [h1]" in rest
+
+
+@pytest.mark.parametrize("wait", ["soon", "-1", "nan", "1e9"])
+def test_a_bad_wait_is_refused_naming_the_variable(tmp_path, wait):
+    run = direct(tmp_path, "lock-one", SMARTSHOP_LOCK_WAIT=wait)
+    assert run.returncode != 0
+    assert f"SMARTSHOP_LOCK_WAIT is a number of seconds, 0 to 86400; got '{wait}'" in run.stdout + run.stderr
+    assert "ok: [h1]" not in run.stdout

@@ -32,8 +32,10 @@ site.yml`, Jenkins, a Molecule scenario): before its first play touches a host, 
 `~/.smartshop/locks/<project>.lock` (flock, `SMARTSHOP_LOCK_DIR` another directory) for each
 `smartshop_project` its plays' hosts belong to, until the ansible-playbook process ends, even killed.
 A second run on the same project stops there, before any task, naming the first (its pid, its
-playbooks, when it started). Stacks of other projects (the Molecule scenarios' beside `make up`'s) do
-not wait for each other; Ansible's implicit localhost belongs to none (tests/test_run_lock.py).
+playbooks, when it started), or with SMARTSHOP_LOCK_WAIT=<seconds> waits that long for it to end
+(`make engine`, which every Molecule lane runs first, waits: the lanes run it two at a time).
+Stacks of other projects (the Molecule scenarios' beside `make up`'s) do not wait for each other;
+Ansible's implicit localhost belongs to none (tests/test_run_lock.py).
 """
 
 from __future__ import annotations
@@ -110,6 +112,39 @@ def _ended(holder: str) -> str:
     return ""
 
 
+def _wait_seconds() -> float:
+    given = os.environ.get("SMARTSHOP_LOCK_WAIT", "0").strip() or "0"
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 86400:
+        raise AnsibleError(f"SMARTSHOP_LOCK_WAIT is a number of seconds, 0 to 86400; got {given!r}")
+    return seconds
+
+
+def _locked(fd: int, path: Path, project: str) -> bool:
+    """Take the lock at once, or within SMARTSHOP_LOCK_WAIT seconds (0, the default: at once)."""
+    deadline = time.monotonic() + _wait_seconds()
+    said = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            if not said:
+                holder = os.pread(fd, 4096, 0).decode(errors="replace").strip()
+                Display().display(
+                    f"Waiting for another run ({holder or 'unknown'}) to end: it holds {path}, the stack "
+                    f"'{project}' (SMARTSHOP_LOCK_WAIT={os.environ['SMARTSHOP_LOCK_WAIT']})",
+                    stderr=True,
+                )
+                said = True
+            time.sleep(0.5)
+
+
 def hold(project: str, first_play: bool = True) -> None:
     """Lock `project` for the rest of this process, or fail naming the run that holds it."""
     if project in _HELD:
@@ -119,10 +154,8 @@ def hold(project: str, first_play: bool = True) -> None:
     path = directory / (re.sub(r"[^A-Za-z0-9_.-]", "_", project) + ".lock")
     # O_CLOEXEC: a program a task starts (an engine, a container's process) must not keep the lock
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.read(fd, 4096).decode(errors="replace").strip()
+    if not _locked(fd, path, project):
+        holder = os.pread(fd, 4096, 0).decode(errors="replace").strip()
         os.close(fd)
         raise AnsibleError(
             f"another run ({holder or 'unknown'}{_ended(holder)}) is changing the stack '{project}' from "
@@ -133,7 +166,7 @@ def hold(project: str, first_play: bool = True) -> None:
     command = " ".join([os.path.basename(sys.argv[0]), *(str(a) for a in context.CLIARGS.get("args") or ())])
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     os.ftruncate(fd, 0)
-    os.write(fd, f"pid {os.getpid()}, {command}, started {started}\n".encode())
+    os.pwrite(fd, f"pid {os.getpid()}, {command}, started {started}\n".encode(), 0)
     _HELD[project] = fd
 
 

@@ -1,6 +1,7 @@
 """The docker_host role: the engine runs and its API answers, the modules' SDK imports."""
 
 import json
+import shlex
 import sys
 
 import pytest
@@ -25,7 +26,8 @@ def test_engine_runs_containers_on_user_networks(host):
 
 def test_python_sdk_imports_in_the_module_interpreter(host):
     # the inventory runs modules with the controller's interpreter (the project's venv)
-    result = host.run(f"{sys.executable} -c 'import docker, requests; print(docker.__version__)'")
+    # (quoted: the checkout may live under a path with a space)
+    result = host.run(f"{shlex.quote(sys.executable)} -c 'import docker, requests; print(docker.__version__)'")
     assert result.rc == 0, result.stderr
 
 
