@@ -91,14 +91,7 @@ def waiting_run(tmp_path: Path, project: str) -> tuple[subprocess.Popen, Path]:
     release = tmp_path / f"release-{project}"
     book = tmp_path / "wait.yml"
     book.write_text(one_task("Wait for the test", f"ansible.builtin.wait_for: {{path: '{release}', timeout: 120}}"))
-    run = subprocess.Popen(
-        [ANSIBLE_PLAYBOOK, "-i", str(inventory(tmp_path, project)), str(book)],
-        cwd=ROOT,
-        env=playbook_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    run = started(tmp_path, project, book)
     lock = tmp_path / "home" / ".smartshop" / "locks" / f"{project}.lock"
     deadline = time.monotonic() + 60
     while f"pid {run.pid}," not in (lock.read_text() if lock.exists() else ""):
@@ -108,12 +101,27 @@ def waiting_run(tmp_path: Path, project: str) -> tuple[subprocess.Popen, Path]:
     return run, release
 
 
+def started(tmp_path: Path, project: str, book: Path, **env: str) -> subprocess.Popen:
+    """`book` on the stack's host, in the background (its output, stderr included, on stdout)."""
+    return subprocess.Popen(
+        [ANSIBLE_PLAYBOOK, "-i", str(inventory(tmp_path, project)), str(book)],
+        cwd=ROOT,
+        env={**playbook_env(tmp_path), **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def ping(tmp_path: Path) -> Path:
+    book = tmp_path / "ping.yml"
+    book.write_text(one_task("Ping", "ansible.builtin.ping:"))
+    return book
+
+
 def direct(tmp_path: Path, project: str, book: Path | None = None, **env: str) -> subprocess.CompletedProcess:
     """A one-task playbook on the stack's host (as any of the project's playbooks: the lock is the strategy's)."""
-    if book is None:
-        book = tmp_path / "ping.yml"
-        book.write_text(one_task("Ping", "ansible.builtin.ping:"))
-    return playbook(tmp_path, inventory(tmp_path, project), book, **env)
+    return playbook(tmp_path, inventory(tmp_path, project), book or ping(tmp_path), **env)
 
 
 def playbook(tmp_path: Path, hosts: Path, book: Path, **env: str) -> subprocess.CompletedProcess:
@@ -222,10 +230,8 @@ def test_a_run_over_two_stacks_stops_at_the_first_play_of_the_one_held_and_says_
         '  vars: {ansible_python_interpreter: "{{ ansible_playbook_python }}"}\n'
     )
     book = tmp_path / "two-plays.yml"
-    book.write_text(
-        one_task("Ping", "ansible.builtin.ping:").replace("hosts: all", "hosts: free")
-        + one_task("Ping", "ansible.builtin.ping:").replace("hosts: all", "hosts: held")
-    )
+    one = one_task("Ping", "ansible.builtin.ping:")
+    book.write_text(one.replace("hosts: all", "hosts: free") + one.replace("hosts: all", "hosts: held"))
     try:
         run = playbook(tmp_path, hosts, book)
     finally:
@@ -242,16 +248,7 @@ def test_a_run_over_two_stacks_stops_at_the_first_play_of_the_one_held_and_says_
 def test_with_a_wait_a_second_run_waits_for_the_first_then_runs(tmp_path):
     """SMARTSHOP_LOCK_WAIT=<seconds> (make engine's 600: the Molecule lanes run it side by side)."""
     first, release = waiting_run(tmp_path, "lock-one")
-    book = tmp_path / "ping.yml"
-    book.write_text(one_task("Ping", "ansible.builtin.ping:"))
-    second = subprocess.Popen(
-        [ANSIBLE_PLAYBOOK, "-i", str(inventory(tmp_path, "lock-one")), str(book)],
-        cwd=ROOT,
-        env={**playbook_env(tmp_path), "SMARTSHOP_LOCK_WAIT": "120"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    second = started(tmp_path, "lock-one", ping(tmp_path), SMARTSHOP_LOCK_WAIT="120")
     try:
         while "Waiting for another run" not in (line := second.stdout.readline()):
             assert line, "the second run ended without waiting"

@@ -90,12 +90,17 @@ except ImportError:
 _HELD: dict[str, int] = {}
 # host name -> its project, looked up once per run
 _PROJECTS: dict[str, str] = {}
-# plays this process has started
+# the plays this process has started (a refusal before the first says nothing was changed)
 _PLAYS: list[str] = []
 
 
 def lock_dir() -> Path:
     return Path(os.environ.get("SMARTSHOP_LOCK_DIR") or Path.home() / ".smartshop" / "locks")
+
+
+def _holder(fd: int) -> str:
+    """What the run holding the lock wrote in it (its pid, its command, when it started)."""
+    return os.pread(fd, 4096, 0).decode(errors="replace").strip() or "unknown"
 
 
 def _ended(holder: str) -> str:
@@ -135,9 +140,8 @@ def _locked(fd: int, path: Path, project: str) -> bool:
             if time.monotonic() >= deadline:
                 return False
             if not said:
-                holder = os.pread(fd, 4096, 0).decode(errors="replace").strip()
                 Display().display(
-                    f"Waiting for another run ({holder or 'unknown'}) to end: it holds {path}, the stack "
+                    f"Waiting for another run ({_holder(fd)}) to end: it holds {path}, the stack "
                     f"'{project}' (SMARTSHOP_LOCK_WAIT={os.environ['SMARTSHOP_LOCK_WAIT']})",
                     stderr=True,
                 )
@@ -155,10 +159,10 @@ def hold(project: str, first_play: bool = True) -> None:
     # O_CLOEXEC: a program a task starts (an engine, a container's process) must not keep the lock
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     if not _locked(fd, path, project):
-        holder = os.pread(fd, 4096, 0).decode(errors="replace").strip()
+        holder = _holder(fd)
         os.close(fd)
         raise AnsibleError(
-            f"another run ({holder or 'unknown'}{_ended(holder)}) is changing the stack '{project}' from "
+            f"another run ({holder}{_ended(holder)}) is changing the stack '{project}' from "
             f"this machine (it holds {path}); "
             + ("nothing was changed" if first_play else "this run stops before this play, after the ones before it")
             + ": run this again when it has ended"
