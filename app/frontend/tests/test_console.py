@@ -170,8 +170,9 @@ def _raw(url: str, request: bytes) -> tuple[int, str, str]:
             "body too large",
         ),
         (b"GET /.smartshop/errors/400 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 404, "no such resource"),
+        (b"TRACE /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405, "method not allowed"),
     ],
-    ids=["request-line", "nul-in-path", "path-too-long", "header-too-large", "body-too-large", "error-page-itself"],
+    ids=["request-line", "nul-in-path", "path-too-long", "header-too-large", "body-too-large", "error-page-itself", "trace"],
 )
 def test_what_nginx_refuses_itself_is_json_like_the_api(app_stack, port, request_bytes, status, says):
     """nginx answers these before any replica sees them; its own pages were HTML, and a broken
@@ -181,6 +182,20 @@ def test_what_nginx_refuses_itself_is_json_like_the_api(app_stack, port, request
     assert content_type == "application/json"
     assert json.loads(body) == {"error": json.loads(body)["error"], "status": status}
     assert says in json.loads(body)["error"]
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
+@pytest.mark.parametrize("path", ["/", "/index.html", "/runbooks/ApiSlow.md"])
+def test_a_write_to_the_consoles_files_is_a_json_405_and_the_file_stays(app_stack, method, path):
+    """Logged in, a write to one of the console's files: nginx's own 405 page was HTML."""
+    console, login = app_stack["console"], app_stack["console_login"]
+    before = requests.get(f"{console}{path}", auth=login, timeout=5)
+    r = requests.request(method, f"{console}{path}", auth=login, data=b"x", timeout=5)
+    assert r.status_code == 405, (method, path, r.status_code, r.text[:200])
+    assert r.headers["Content-Type"] == "application/json", r.headers
+    assert r.json() == {"error": "method not allowed on this resource", "status": 405}
+    after = requests.get(f"{console}{path}", auth=login, timeout=5)
+    assert after.status_code == before.status_code and after.content == before.content
 
 
 def test_writes_beyond_the_per_client_rate_get_429_and_reads_do_not(app_stack, docker_client, images, container_prefix):
