@@ -172,7 +172,15 @@ def _raw(url: str, request: bytes) -> tuple[int, str, str]:
         (b"GET /.smartshop/errors/400 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 404, "no such resource"),
         (b"TRACE /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405, "method not allowed"),
     ],
-    ids=["request-line", "nul-in-path", "path-too-long", "header-too-large", "body-too-large", "error-page-itself", "trace"],
+    ids=[
+        "request-line",
+        "nul-in-path",
+        "path-too-long",
+        "header-too-large",
+        "body-too-large",
+        "error-page-itself",
+        "trace",
+    ],
 )
 def test_what_nginx_refuses_itself_is_json_like_the_api(app_stack, port, request_bytes, status, says):
     """nginx answers these before any replica sees them; its own pages were HTML, and a broken
