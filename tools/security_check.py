@@ -85,6 +85,8 @@ HTTP_CHECKS = [
     ("10,000-deep JSON is a 4xx", ("POST", f"{API}/api/users/create", {"data": "[" * 10000 + "]" * 10000, "headers": JSON}), {400, 413}),
     ("a 25-digit id is a 404", ("GET", f"{API}/api/users/{'9' * 25}", {}), {404}),
     ("an unknown method is a 405", ("PROPFIND", f"{API}/api/stats", {}), {405}),
+    ("TRACE is refused on the API's port (no request echoed back: cross-site tracing)", ("TRACE", f"{API}/api/health", {"headers": {"Cookie": "session=outsider"}}), {405}),
+    ("TRACE is refused on the console's port", ("TRACE", CONSOLE, {"headers": {"Cookie": "session=outsider"}}), {405}),
     ("a 1 MB body is a 413", ("POST", f"{API}/api/users/create", {"data": "x" * 1_000_000}), {413}),
     ("a right-to-left override in a name is a 422", ("POST", f"{API}/api/users/create", {"json": {"username": "bob\u202egnp"}}), {422}),
     ("a doubled slash is a 404, no redirect to the host a header names", ("GET", f"{API}/api//users", {"headers": {"Host": "evil.example"}}), {404}),
