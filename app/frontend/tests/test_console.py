@@ -193,9 +193,10 @@ def test_what_nginx_refuses_itself_is_json_like_the_api(app_stack, port, request
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
-@pytest.mark.parametrize("path", ["/", "/index.html", "/runbooks/ApiSlow.md"])
+@pytest.mark.parametrize("path", ["/", "/index.html", "/runbooks/ApiSlow.md", "/charts/orders"])
 def test_a_write_to_the_consoles_files_is_a_json_405_and_the_file_stays(app_stack, method, path):
-    """Logged in, a write to one of the console's files: nginx's own 405 page was HTML."""
+    """Logged in, a write to one of the console's files: nginx's own 405 page was HTML. A chart
+    answered any method (its query is sent as GET): it is read-only too."""
     console, login = app_stack["console"], app_stack["console_login"]
     before = requests.get(f"{console}{path}", auth=login, timeout=5)
     r = requests.request(method, f"{console}{path}", auth=login, data=b"x", timeout=5)
