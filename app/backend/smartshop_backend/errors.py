@@ -6,7 +6,7 @@ import logging
 
 import MySQLdb
 from flask import Flask, jsonify
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from .db import DatabaseUnavailable, DeadlineExceeded
 
@@ -86,7 +86,11 @@ def register(app: Flask) -> None:
             405: "method not allowed on this resource",
             413: f"request body larger than {app.config['MAX_CONTENT_LENGTH']} bytes",
         }
-        return error_body(exc.code or 500, messages.get(exc.code or 0, exc.description or exc.name))
+        response, status = error_body(exc.code or 500, messages.get(exc.code or 0, exc.description or exc.name))
+        # a 405 names the methods the resource has (RFC 9110 15.5.6), as Flask's own page did
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response, status
 
     @app.errorhandler(RecursionError)
     def _too_deep(exc: RecursionError):

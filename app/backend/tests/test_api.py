@@ -362,6 +362,10 @@ def test_unknown_route_and_method_are_json(client):
     assert r.status_code == 404 and r.get_json()["error"]
     r = client.delete("/api/stats")
     assert r.status_code == 405 and r.get_json()["error"]
+    # the methods the resource has, as RFC 9110 asks of a 405
+    assert set(r.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    r = client.get("/api/orders/create")
+    assert r.status_code == 405 and set(r.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
 
 
 def test_metrics_use_route_templates(client):

@@ -203,8 +203,20 @@ def test_a_write_to_the_consoles_files_is_a_json_405_and_the_file_stays(app_stac
     assert r.status_code == 405, (method, path, r.status_code, r.text[:200])
     assert r.headers["Content-Type"] == "application/json", r.headers
     assert r.json() == {"error": "method not allowed on this resource", "status": 405}
+    assert r.headers["Allow"] == "GET, HEAD"  # what the resource has (RFC 9110)
+    assert r.headers["X-Frame-Options"] == "DENY"  # the console's headers are kept
     after = requests.get(f"{console}{path}", auth=login, timeout=5)
     assert after.status_code == before.status_code and after.content == before.content
+    assert "Allow" not in after.headers  # named on the 405 only
+
+
+@pytest.mark.parametrize("port", ["api", "console"])
+def test_a_405_names_the_methods_the_api_route_has(app_stack, port):
+    """Through nginx, a replica's 405 keeps its Allow header (the route's methods, RFC 9110)."""
+    login = app_stack["console_login"] if port == "console" else None
+    r = requests.delete(f"{app_stack[port]}/api/orders/create", auth=login, timeout=5)
+    assert r.status_code == 405 and r.json()["status"] == 405, r.text[:200]
+    assert set(r.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
 
 
 def test_writes_beyond_the_per_client_rate_get_429_and_reads_do_not(app_stack, docker_client, images, container_prefix):
