@@ -31,9 +31,19 @@ class IdConverter(IntegerConverter):
         return super().to_python(value)
 
 
+class SmartShopFlask(Flask):
+    def make_default_options_response(self):
+        """OPTIONS: 204 and the route's methods in Allow. Flask's answer was a 200 with an empty
+        body labelled text/html, the API's only HTML content type."""
+        response = super().make_default_options_response()
+        response.status_code = 204
+        del response.headers["Content-Type"]
+        return response
+
+
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    app = Flask(__name__)
+    app = SmartShopFlask(__name__)
     app.url_map.converters["int"] = IdConverter
     # A path with doubled slashes (/api//users) is a JSON 404 like any unknown path. Werkzeug's
     # default answered it with a 308 in HTML whose Location was built from the Host header (behind

@@ -368,6 +368,14 @@ def test_unknown_route_and_method_are_json(client):
     assert r.status_code == 405 and set(r.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
 
 
+def test_options_names_the_methods_with_no_body(client):
+    r = client.options("/api/orders/create")
+    assert r.status_code == 204 and r.data == b""
+    assert set(r.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
+    assert "Content-Type" not in r.headers  # Flask's default said text/html
+    assert client.options("/api/nothing-here").status_code == 404
+
+
 def test_metrics_use_route_templates(client):
     user = new_user(client)
     client.post(f"/api/users/login/{user['id']}")
