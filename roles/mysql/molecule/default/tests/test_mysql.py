@@ -2,6 +2,8 @@
 
 import os
 import shlex
+import subprocess
+import sys
 import time
 
 import pytest
@@ -243,3 +245,36 @@ def test_the_backup_account_copies_files_and_reads_no_row(host):
     assert "GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR ON *.*" in grants.stdout, grants.stdout
     refused = host.run(login + " 'SELECT COUNT(*) FROM smartshop.molecule_marker'")  # noqa: S608 (constants)
     assert refused.rc != 0 and "denied" in refused.stderr
+
+
+def converge() -> subprocess.CompletedProcess:
+    """The scenario's converge again, as Molecule runs it (its inventory, its environment)."""
+    playbook = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml")
+    inventory = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "inventory")
+    ansible_playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    return subprocess.run(
+        [ansible_playbook, "-i", inventory, playbook], capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+def test_a_lost_root_password_stops_the_run_and_the_hosts_copy_lets_it_through(host):
+    """The controller's mysql_root_password deleted: the next run draws a new one, which the data
+    volume was never given. It stops before changing anything and names the host's copy, the last
+    record of root's password (it wrote the new one over it before, and then failed with a bare
+    "Access denied"); that copy put back on the controller, a run goes through unchanged."""
+    controller_copy = os.path.join(SECRETS, "mysql_root_password")
+    host_copy = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "etc", CONTAINER, "root_password")
+    kept = host.file(host_copy).content_string
+    os.remove(controller_copy)
+    lost = converge()
+    assert lost.returncode != 0, lost.stdout[-2000:]
+    said = lost.stdout + lost.stderr  # the failure is on stderr
+    assert f"is not root's password in MariaDB's data volume {VOLUME}" in said, said[-3000:]
+    assert host.file(host_copy).content_string == kept
+    assert secret("mysql_root_password") != kept.strip()  # the run did draw a new one
+    with open(controller_copy, "w", encoding="utf-8") as handle:  # what the message says to do
+        handle.write(host.file(host_copy).content_string)
+    assert root_sql(host, "SELECT 1").stdout.split() == ["1"]
+    mended = converge()
+    assert mended.returncode == 0, mended.stdout[-3000:]
+    assert "changed=0" in mended.stdout.split("PLAY RECAP")[-1], mended.stdout[-1500:]
