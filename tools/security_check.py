@@ -126,6 +126,12 @@ def least_privilege(c: dict) -> bool:
 def checks():
     for name, (method, url, kwargs), refused in HTTP_CHECKS:
         yield name, status(method, url, **kwargs) in refused
+    # a directory without its slash: nginx's redirect once named whatever Host the client sent
+    login = ("admin", secret("console_admin_password"))
+    moved = requests.get(
+        f"{CONSOLE}/runbooks", auth=login, headers={"Host": "evil.example"}, allow_redirects=False, timeout=10
+    )
+    yield "the console's redirects name no host a client sent", moved.headers.get("Location") == "/runbooks/"
     root = sql("root", secret("mysql_root_password"), "--skip-ssl", "SELECT 1")
     yield "MariaDB root cannot log in over the network, even with its password", root.returncode != 0
     plain = sql("smartshop", secret("mysql_app_password"), "--skip-ssl", "SELECT 1")

@@ -220,6 +220,20 @@ def test_a_write_to_the_consoles_files_is_a_json_405_and_the_file_stays(app_stac
     assert "Allow" not in after.headers  # named on the 405 only
 
 
+@pytest.mark.parametrize("path", ["/runbooks", "/api"])
+def test_a_redirect_nginx_makes_trusts_no_host_header(app_stack, path):
+    """A directory without its slash: the Location was http://<the client's Host>:3000/...: any
+    name a client sent, and the container's port rather than the published one."""
+    r = requests.get(
+        f"{app_stack['console']}{path}",
+        auth=app_stack["console_login"],
+        headers={"Host": "evil.example"},
+        allow_redirects=False,
+        timeout=5,
+    )
+    assert r.status_code == 301 and r.headers["Location"] == f"{path}/", r.headers
+
+
 @pytest.mark.parametrize("port", ["api", "console"])
 def test_a_405_names_the_methods_the_api_route_has(app_stack, port):
     """Through nginx, a replica's 405 keeps its Allow header (the route's methods, RFC 9110)."""
