@@ -264,6 +264,27 @@ def test_a_container_of_someone_elses_named_like_the_previous_one_is_never_touch
     assert "VERSION=1" in after.attrs["Config"]["Env"]
 
 
+@pytest.mark.parametrize(
+    "labels", [{}, {"com.smartshop.project": "another-stack"}], ids=["unlabelled", "another-project"]
+)
+def test_a_container_of_someone_elses_with_the_name_is_never_replaced(ansible_playbook, name, labels):
+    """Someone's own container (or another stack's) under the name a role uses: docker_container
+    would have stopped and replaced it. The run fails before touching it, saying whose it is."""
+    client = docker.from_env()
+    theirs = client.containers.run(
+        manifest_images()["backend"], entrypoint=["sleep", "infinity"], name=name, labels=labels, detach=True
+    )
+    code, output = run_step(ansible_playbook, name, env={"VERSION": "1"})
+    assert code != 0, output[-3000:]
+    whose = "project another-stack's" if labels else "not one of this stack's"
+    assert f"container {name} exists and is {whose}" in output, output[-3000:]
+    assert "this run would have replaced it. It is left as it is and nothing was changed" in output
+    after = client.containers.get(name)
+    assert (after.id, after.status) == (theirs.id, "running")
+    assert not client.containers.list(all=True, filters={"name": f"^{name}-previous$"})
+    theirs.remove(force=True)  # the fixture's teardown removes by this name too: only through the action
+
+
 def test_a_previous_container_that_fails_too_once_put_back_says_so(ansible_playbook, name, tmp_path):
     # what it mounts from the host is the new one: a file both need, gone, fails both
     (tmp_path / "ok").touch()

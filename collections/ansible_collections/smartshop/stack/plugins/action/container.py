@@ -12,6 +12,10 @@ dropped (``cap_add`` gives one back, with a comment at the call saying why), ``n
 a read-only root filesystem (``tmpfs`` lists where a process must write; ``read_only: false`` is
 the escape hatch), and memory and pids limits, which every running state requires.
 
+A container of that name that is not the stack's (its com.smartshop.project label is another
+project's, or missing: someone's own container) is never stopped, renamed or replaced: the task
+fails before touching it, saying whose it is.
+
 What the task gives is what the container has: an env variable, a mount, a published port or a
 tmpfs removed from the task is removed from the container (recreated), not left running.
 
@@ -232,6 +236,27 @@ def reload_verdict(name: str, info: Mapping) -> str | None:
     return "skip"  # created, exited, dead, restarting: it reads its configuration when it starts
 
 
+def stranger(name: str, plan: Mapping | None, project: str) -> str | None:
+    """The failure's message when docker_container's plan would replace a container of that name
+    that is not this stack's (someone's own, or another project's: its project label differs or it
+    has none), None otherwise. Such a container is never stopped, renamed or removed."""
+    if not plan or not plan.get("changed"):
+        return None
+    container = plan.get("container") or {}
+    if not container.get("Id"):
+        return None  # none yet: it would be created
+    found = ((container.get("Config") or {}).get("Labels") or {}).get(f"{LABEL_PREFIX}.project")
+    if found == project:
+        return None
+    whose = f"project {found}'s" if found else f"not one of this stack's (it has no {LABEL_PREFIX}.project label)"
+    return (
+        f"container {name} exists and is {whose}: this run would have replaced it. It is left as it is"
+        f" and nothing was changed. Rename or remove it (`docker rename {name} <another name>`,"
+        f" `docker rm -f {name}`), or give this stack's container another name (the role's"
+        f" *_container_name variable, or smartshop_project for all), then run again."
+    )
+
+
 def replacement(plan: Mapping) -> str | None:
     """What a change docker_container planned (its check-mode result) does to the container of that
     name: "recreate" a running one (it is set aside first, to be put back should its successor fail),
@@ -277,12 +302,16 @@ class ActionModule(ActionBase):
                 return {**result, **created}
             volumes_changed = volumes_changed or bool(created.get("changed"))
         plan = None
-        if args["state"] in ("healthy", "started") and not self._task.check_mode:
+        if args["state"] in ("healthy", "started"):
+            # what docker_container would do (in a dry run, that is the task's result)
             plan = self._docker_container(module_args, task_vars, check_mode=True)
-            if plan.get("failed"):
+            if plan.get("failed") and not self._task.check_mode:
                 plan = None  # the real call fails the same way, and its error is explained below
-        if plan is not None and not plan.get("changed"):
-            result.update(plan)  # nothing to change: the plan is the container as it is
+        foreign = stranger(args["name"], plan, str(project))
+        if foreign:
+            return {**result, "failed": True, "changed": volumes_changed, "msg": foreign}
+        if plan is not None and (self._task.check_mode or not plan.get("changed")):
+            result.update(plan)  # nothing to change, or a dry run: the plan is the answer
             move = None
         else:
             move = replacement(plan) if plan is not None else None
