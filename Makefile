@@ -31,7 +31,7 @@ ROLES       := docker_host images network pki mysql backend frontend exporters p
                simulator registry
 SCENARIOS   := $(notdir $(wildcard molecule/*))
 
-.PHONY: help setup engine images browser mysqldb ssh-client groovy up verify security-check rotate-secrets backup restore down lint unit app-test test test-role test-scenario test-molecule test-drills \
+.PHONY: bench-login-flood help setup engine images browser mysqldb ssh-client groovy up verify security-check rotate-secrets backup restore down lint unit app-test test test-role test-scenario test-molecule test-drills \
 	bench bench-api bench-driver soak drills bench-stats bench-simulator bench-scale simulate clean
 
 help: ## List the targets
@@ -165,6 +165,9 @@ bench-scale: engine ssh-client ## site.yml's converge and idempotent re-run on H
 
 bench-stats: images ## /api/stats latency with ORDERS (default 1,000,000) orders
 	python bench/bench_api.py stats
+
+bench-login-flood: setup ## The API's latency on `make up`'s stack alone, then while FLOODERS (4) clients send wrong console logins
+	python bench/bench_login_flood.py
 
 bench-simulator: images ## Simulator on one core: max rate, and achieved at 50/200/500 req/s
 	python bench/bench_simulator.py

@@ -60,6 +60,8 @@ CASES = [
     ({"frontend_write_burst": -1}, "frontend_write_burst must be an integer between 0 and 999999"),
     # nginx's password file is user:hash: a ':' in the name locked everyone out of the console
     ({"frontend_console_user": "ad:min"}, "frontend_console_user is the console's login name"),
+    # its hash is cheap to check (nginx checks it on every request): the length is its strength
+    ({"frontend_console_password": "tooshort"}, "frontend_console_password must be at least 16 characters"),
     ({"frontend_console_user": ""}, "got ''."),
     # `$` let a final newline through (a YAML block scalar): nginx's password file split again
     ({"frontend_console_user": "admin\n"}, "frontend_console_user is the console's login name"),
