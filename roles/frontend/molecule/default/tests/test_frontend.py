@@ -44,7 +44,8 @@ def test_the_console_needs_the_generated_login_and_holds_the_operator_token(host
     files = host.file(str(SECRETS.parents[1] / "etc" / "mol-frontend-frontend"))
     assert files.mode == 0o500 and files.uid == 10002
     htpasswd = host.file(f"{files.path}/console_htpasswd")
-    assert htpasswd.mode == 0o400 and htpasswd.content_string.startswith("admin:$2b$04$")  # cheap: nginx checks it per request
+    # bcrypt at cost 4: nginx checks it on every request
+    assert htpasswd.mode == 0o400 and htpasswd.content_string.startswith("admin:$2b$04$")
 
 
 def test_api_port_balances_over_both_replicas(host):
