@@ -267,3 +267,21 @@ def test_the_aside_modules_documentation_is_its_argument_spec():
         for key in ("type", "required", "choices", "default"):
             assert documented[option].get(key) == spec.get(key), (option, key)
     assert module.previous_name("smartshop-mysql") == "smartshop-mysql-previous"
+
+
+def test_a_dry_run_knows_a_missing_network_only_by_the_containers_own():
+    said = "Parameter error: network named s-net could not be found. Does it exist?"
+    assert action.network_missing(said, args(network="s-net"))
+    assert not action.network_missing(said, args(network="other-net"))
+    assert not action.network_missing("Error pulling image", args(network="s-net"))
+
+
+@pytest.mark.parametrize(
+    ("labels", "refused"),
+    [({"com.smartshop.project": "p"}, False), ({"com.smartshop.project": "q"}, True), ({}, True), (None, True)],
+)
+def test_a_plan_to_replace_a_container_of_another_project_is_refused(labels, refused):
+    plan = {"changed": True, "container": {"Id": "abc", "Config": {"Labels": labels}}}
+    assert (action.stranger("s-mysql", plan, "p") is not None) is refused
+    assert action.stranger("s-mysql", {**plan, "changed": False}, "p") is None  # nothing would change
+    assert action.stranger("s-mysql", {"changed": True, "container": {}}, "p") is None  # it would be created

@@ -503,14 +503,20 @@ def test_a_dry_run_where_no_container_runs_says_what_it_would_create(host):
     """A dry run where the stack's containers are gone (after `make down`: data and configuration
     kept) goes through and names what it would create, the database's accounts and schema included,
     instead of failing on the server it would ask. Another project name on the same host gives that
-    state without stopping the scenario's stack; the run creates nothing under that name."""
+    state without stopping the scenario's stack; the run creates nothing under that name. Its network
+    does not exist either (a fresh engine, or after a purge): the containers are said to be created on
+    it. (The scenario's network name with another project is refused: a real run would remake that
+    network under the other project's label, cutting the scenario's containers off.)"""
     dry = f"{PROJECT}-dry"
-    changed = run_playbook("site.yml", f"smartshop_project={dry}", options=("--check",))
+    changed = run_playbook(
+        "site.yml", f"smartshop_project={dry}", f"smartshop_network_name={dry}-net", options=("--check",)
+    )
     assert {"Run the MariaDB container", "Migrate the schema", "Run the API replicas", "Run the console"} <= changed, (
         changed
     )
     made = host.run(
-        f"docker ps -a --format '{{{{.Names}}}}' --filter name={dry}; docker volume ls -q --filter name={dry}"
+        f"docker ps -a --format '{{{{.Names}}}}' --filter name={dry}; docker volume ls -q --filter name={dry};"
+        f" docker network ls -q --filter name={dry}"
     )
     assert made.rc == 0 and made.stdout.strip() == "", made.stdout
 

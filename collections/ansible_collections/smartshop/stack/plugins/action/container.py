@@ -257,6 +257,12 @@ def stranger(name: str, plan: Mapping | None, project: str) -> str | None:
     )
 
 
+def network_missing(message: str, args: Mapping) -> bool:
+    """Whether docker_container failed because the container's network does not exist."""
+    network = args.get("network")
+    return bool(network) and f"network named {network} could not be found" in message
+
+
 def replacement(plan: Mapping) -> str | None:
     """What a change docker_container planned (its check-mode result) does to the container of that
     name: "recreate" a running one (it is set aside first, to be put back should its successor fail),
@@ -321,6 +327,15 @@ class ActionModule(ActionBase):
                     return {**result, **aside}
             result.update(self._docker_container(module_args, task_vars))
         result["changed"] = bool(result.get("changed")) or volumes_changed
+        if self._task.check_mode and result.get("failed") and network_missing(str(result.get("msg", "")), args):
+            # a dry run where the stack's network does not exist yet (a fresh engine, after a purge): the
+            # network role's task just said it would create it, so this container would be created on it
+            result.pop("exception", None)
+            result.update(
+                failed=False,
+                changed=True,
+                msg=f"container {args['name']} would be created, on network {args['network']} (this run makes it)",
+            )
         failure = None
         if result.get("failed"):
             message = str(result.get("msg", ""))
