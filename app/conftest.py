@@ -3,7 +3,9 @@ built, and the application in containers (app/testing/stack.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -13,6 +15,49 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from testing import stack as containers
+
+ANONYMOUS = re.compile(r"[0-9a-f]{64}")
+LEFT_BEHIND = pytest.StashKey[set[str] | None]()
+
+
+def _anonymous_volumes() -> set[str] | None:
+    """The engine's anonymous volumes no container uses, or None when no engine answers. An image
+    that declares a VOLUME (MariaDB's /var/lib/mysql) gets one per container that mounts nothing
+    there, and the engine keeps it after the container unless its removal asks (`v=True`)."""
+    try:
+        volumes = docker.from_env().volumes.list(filters={"dangling": True})
+    except docker.errors.DockerException:
+        return None
+    return {volume.name for volume in volumes if ANONYMOUS.fullmatch(volume.name)}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):  # the run's controller, once
+        session.config.stash[LEFT_BEHIND] = _anonymous_volumes()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The run fails when its containers left volumes behind (about 120 MB per MariaDB), and
+    removes them: a test that removes a container must remove its anonymous volumes with it."""
+    if hasattr(session.config, "workerinput"):
+        return
+    before = session.config.stash.get(LEFT_BEHIND, None)
+    after = _anonymous_volumes()
+    if before is None or after is None or not (after - before):
+        return
+    left = sorted(after - before)
+    client = docker.from_env()
+    for name in left:
+        with contextlib.suppress(docker.errors.APIError):
+            client.volumes.get(name).remove()
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(
+            f"FAILED: the tests left {len(left)} anonymous volume(s) behind (removed now): {', '.join(left)}."
+            " Remove a test's containers with `.remove(force=True, v=True)`.",
+            red=True,
+        )
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

@@ -54,7 +54,7 @@ def main() -> int:
     client = docker.from_env()
     image = containers.manifest_images()["frontend"]
     with contextlib.suppress(docker.errors.NotFound):
-        client.containers.get(NAME).remove(force=True)
+        client.containers.get(NAME).remove(force=True, v=True)
     target = client.containers.run(
         image, name=NAME, detach=True, cpuset_cpus="0", environment={"SMARTSHOP_BACKENDS": "127.0.0.1:8000"}
     )
@@ -77,7 +77,7 @@ def main() -> int:
             result[f"at_{rate}"] = run["achieved_rps"]
             result[f"at_{rate}_error_pct"] = round(error, 2)
     finally:
-        target.remove(force=True)
+        target.remove(force=True, v=True)
     print(json.dumps(result))
     return 0
 

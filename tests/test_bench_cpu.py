@@ -87,4 +87,4 @@ def test_a_real_container_is_counted_while_it_works_and_not_while_it_sleeps():
         assert busy.parts["burner"] - idle.parts["burner"] > 1_500_000_000  # most of a core for 3 s
         assert cpu.CpuMeter(client, prefix=name).snapshot().parts.keys() == {"burner"}
     finally:
-        container.remove(force=True)
+        container.remove(force=True, v=True)

@@ -42,7 +42,7 @@ def name(ansible_playbook):
     name = f"smartshop-reconcile-{secrets.token_hex(3)}"
     yield name
     for left in docker.from_env().containers.list(all=True, filters={"name": f"^{name}-previous$"}):
-        left.remove(force=True)  # a failed test may leave one set aside
+        left.remove(force=True, v=True)  # a failed test may leave one set aside
     step(ansible_playbook, name, state="absent")
 
 
@@ -282,7 +282,7 @@ def test_a_container_of_someone_elses_with_the_name_is_never_replaced(ansible_pl
     after = client.containers.get(name)
     assert (after.id, after.status) == (theirs.id, "running")
     assert not client.containers.list(all=True, filters={"name": f"^{name}-previous$"})
-    theirs.remove(force=True)  # the fixture's teardown removes by this name too: only through the action
+    theirs.remove(force=True, v=True)  # the fixture's teardown removes by this name too: only through the action
 
 
 def test_a_previous_container_that_fails_too_once_put_back_says_so(ansible_playbook, name, tmp_path):

@@ -95,7 +95,7 @@ class Stack:
     def stop(self) -> None:
         for container in reversed(self.containers):
             with contextlib.suppress(docker.errors.APIError):
-                container.remove(force=True)
+                container.remove(force=True, v=True)
         if self.secrets_dir:
             shutil.rmtree(self.secrets_dir, ignore_errors=True)
         if self.network is not None:
@@ -115,7 +115,7 @@ def start(
     names = [f"{prefix}-frontend", *(f"{prefix}-backend-{i}" for i in range(1, replicas + 1)), f"{prefix}-mysql"]
     for name in names:
         with contextlib.suppress(docker.errors.NotFound):
-            client.containers.get(name).remove(force=True)
+            client.containers.get(name).remove(force=True, v=True)
     with contextlib.suppress(docker.errors.NotFound):
         client.networks.get(f"{prefix}-net").remove()
     stack = Stack(client, prefix)
@@ -170,7 +170,7 @@ def _start(stack: Stack, images, names, replicas, backend_env, db_tmpfs) -> None
     )
     result = migration.wait(timeout=120)
     logs = migration.logs().decode()
-    migration.remove()
+    migration.remove(v=True)
     if result["StatusCode"] != 0:
         raise StackError(f"migration failed:\n{logs}")
     backends = []

@@ -78,7 +78,7 @@ def mariadb(docker_client, images, tmp_path_factory, container_prefix) -> Iterat
     for 127.0.0.1 only (tls: the CA that signed it and one that did not)."""
     name = f"{container_prefix}-mariadb"
     with contextlib.suppress(docker.errors.NotFound):
-        docker_client.containers.get(name).remove(force=True)
+        docker_client.containers.get(name).remove(force=True, v=True)
     root_password = secrets.token_hex(16)
     tls = _tls_files(tmp_path_factory.mktemp("tls"))
     container = docker_client.containers.run(
@@ -117,7 +117,7 @@ def mariadb(docker_client, images, tmp_path_factory, container_prefix) -> Iterat
         port = int(container.ports["3306/tcp"][0]["HostPort"])
         yield {"host": "127.0.0.1", "port": port, "root_password": root_password, "container": container, "tls": tls}
     finally:
-        container.remove(force=True)
+        container.remove(force=True, v=True)
 
 
 def root_connection(server: dict, database: str | None = None) -> pymysql.Connection:

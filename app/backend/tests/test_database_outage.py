@@ -20,7 +20,7 @@ OPERATOR_TOKEN = "outage-operator-token-0123456789"
 def start_mariadb(docker_client, images, name: str, password: str, **options):
     """A MariaDB of the test's own, published on a free loopback port, healthy; (container, port)."""
     with contextlib.suppress(docker.errors.NotFound):
-        docker_client.containers.get(name).remove(force=True)
+        docker_client.containers.get(name).remove(force=True, v=True)
     port = free_port()
     container = docker_client.containers.run(
         images["mysql"],
@@ -36,7 +36,7 @@ def start_mariadb(docker_client, images, name: str, password: str, **options):
     try:
         wait_healthy(container)
     except BaseException:
-        container.remove(force=True)
+        container.remove(force=True, v=True)
         raise
     return container, port
 
@@ -47,7 +47,7 @@ def outage_server(docker_client, images, container_prefix):
     try:
         yield container, port
     finally:
-        container.remove(force=True)
+        container.remove(force=True, v=True)
 
 
 def root_settings(port: int, password: str) -> Settings:
@@ -237,4 +237,4 @@ def test_database_out_of_space_answers_503_writes_nothing_half_and_recovers(dock
             time.sleep(0.5)
         print(f"disk full: {statuses.count(201)} writes, then 503 {body['error']!r}; writes back once freed")
     finally:
-        container.remove(force=True)
+        container.remove(force=True, v=True)

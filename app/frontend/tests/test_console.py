@@ -266,7 +266,7 @@ def test_writes_beyond_the_per_client_rate_get_429_and_reads_do_not(app_stack, d
         assert refused.headers["X-Content-Type-Options"] == "nosniff"
         assert all(requests.get(f"{api}/api/stats", timeout=5).status_code == 200 for _ in range(6))
     finally:
-        limited.remove(force=True)
+        limited.remove(force=True, v=True)
 
 
 def test_when_no_replica_can_answer_the_api_port_says_so_in_json(app_stack, docker_client, images, container_prefix):
@@ -291,7 +291,7 @@ def test_when_no_replica_can_answer_the_api_port_says_so_in_json(app_stack, dock
             assert answer.headers["Retry-After"] == "1"
             assert answer.headers["X-Content-Type-Options"] == "nosniff"
     finally:
-        lonely.remove(force=True)
+        lonely.remove(force=True, v=True)
 
 
 def test_links_to_grafana_and_prometheus(page):
@@ -494,5 +494,5 @@ def test_a_drained_replica_gets_no_request_once_those_it_holds_have_finished(
             assert code == 1 and "still busy after 1 s" in output, (code, output)
             assert "slow" in {h.result() for h in held}  # all answered all the same
     finally:
-        edge.remove(force=True)
-        slow.remove(force=True)
+        edge.remove(force=True, v=True)
+        slow.remove(force=True, v=True)

@@ -290,7 +290,7 @@ def test_runs_as_a_container_on_the_stack_network(app_stack, images, docker_clie
         assert summary["requests"] >= 90 and summary["failures_by_code"] == {}
         assert container.attrs["Config"]["User"] == "10003:10003"
     finally:
-        container.remove(force=True)
+        container.remove(force=True, v=True)
 
 
 def test_a_worker_on_another_host_sends_its_traffic_to_the_api_at_its_own_address(app_stack, images, docker_client):
@@ -321,8 +321,8 @@ def test_a_worker_on_another_host_sends_its_traffic_to_the_api_at_its_own_addres
         assert len(summary["workers"]) == 1 and summary["requests"] >= 100, summary
         assert summary["failures_by_code"] == {}, summary  # 0 would be a worker that could not connect
     finally:
-        master.remove(force=True)
-        worker.remove(force=True)
+        master.remove(force=True, v=True)
+        worker.remove(force=True, v=True)
 
 
 def assert_each_creation_once(before: dict, after: dict, summary: dict) -> None:
