@@ -285,3 +285,17 @@ def test_a_plan_to_replace_a_container_of_another_project_is_refused(labels, ref
     assert (action.stranger("s-mysql", plan, "p") is not None) is refused
     assert action.stranger("s-mysql", {**plan, "changed": False}, "p") is None  # nothing would change
     assert action.stranger("s-mysql", {"changed": True, "container": {}}, "p") is None  # it would be created
+
+
+@pytest.mark.parametrize(
+    ("labels", "refused"),
+    [({"com.smartshop.project": "p"}, False), ({"com.smartshop.project": "q"}, True), ({}, True), (None, True)],
+)
+def test_a_volume_of_another_project_is_never_mounted(labels, refused):
+    volume = {"Name": "p-mysql-data", "Labels": labels}
+    said = action.foreign_volume(volume, "p")
+    assert (said is not None) is refused
+    if refused:
+        assert said.startswith("volume p-mysql-data exists and is ")
+        assert "nothing was changed" in said and "docker volume rm p-mysql-data" in said
+    assert action.foreign_volume(None, "p") is None  # none yet (a dry run): it would be created

@@ -309,3 +309,48 @@ def test_a_previous_container_that_fails_too_once_put_back_says_so(ansible_playb
     assert "Rolled back" not in output
     back = docker.from_env().containers.get(name)
     assert back.id == old.id and back.status == "exited"
+
+
+@pytest.mark.parametrize(
+    "labels", [{}, {"com.smartshop.project": "another-stack"}], ids=["unlabelled", "another-project"]
+)
+def test_a_volume_of_someone_elses_with_the_name_is_never_mounted(ansible_playbook, name, labels):
+    """A volume under the name a role's container mounts, made by someone else (by hand, another
+    stack): docker_volume would have kept it and the container would have run on its data. The run
+    fails before any container is made, saying whose it is; the volume and its data stay."""
+    client = docker.from_env()
+    theirs = client.volumes.create(f"{name}-data", labels=labels)
+    try:
+        client.containers.run(
+            manifest_images()["backend"], entrypoint=["sh", "-c", "echo theirs > /data/file"],
+            volumes={theirs.name: {"bind": "/data", "mode": "rw"}}, remove=True, user="0",
+        )  # fmt: skip
+        mounts = [{"type": "volume", "source": theirs.name, "target": "/data"}]
+        code, output = run_step(ansible_playbook, name, mounts=mounts)
+        assert code != 0, output[-3000:]
+        whose = "project another-stack's" if labels else "not one of this stack's"
+        assert f"volume {theirs.name} exists and is {whose}" in output, output[-3000:]
+        assert "It is left as it is and nothing was changed" in output
+        assert not client.containers.list(all=True, filters={"name": f"^{name}$"})
+        theirs.reload()
+        assert (theirs.attrs.get("Labels") or {}) == labels
+        kept = client.containers.run(
+            manifest_images()["backend"], entrypoint=["cat", "/data/file"],
+            volumes={theirs.name: {"bind": "/data", "mode": "ro"}}, remove=True,
+        )  # fmt: skip
+        assert kept.decode().strip() == "theirs"
+    finally:
+        theirs.remove(force=True)
+
+
+def test_a_volume_the_action_made_is_the_stacks_and_a_rerun_mounts_it_again(ansible_playbook, name):
+    client = docker.from_env()
+    mounts = [{"type": "volume", "source": f"{name}-data", "target": "/data"}]
+    try:
+        assert step(ansible_playbook, name, mounts=mounts) is True
+        made = client.volumes.get(f"{name}-data")
+        assert made.attrs["Labels"]["com.smartshop.project"] == name
+        assert step(ansible_playbook, name, mounts=mounts) is False
+    finally:
+        step(ansible_playbook, name, state="absent")
+        client.volumes.get(f"{name}-data").remove(force=True)

@@ -257,6 +257,25 @@ def stranger(name: str, plan: Mapping | None, project: str) -> str | None:
     )
 
 
+def foreign_volume(volume: Mapping | None, project: str) -> str | None:
+    """The failure's message when a named volume the container would mount exists and is not this
+    stack's (its project label differs or it has none: someone's data, or another stack's), None
+    otherwise. docker_volume leaves such a volume as it is, and the container would have used it."""
+    if not volume or not volume.get("Name"):
+        return None  # none yet: it is created with the stack's labels
+    found = (volume.get("Labels") or {}).get(f"{LABEL_PREFIX}.project")
+    if found == project:
+        return None
+    name = volume["Name"]
+    whose = f"project {found}'s" if found else f"not one of this stack's (it has no {LABEL_PREFIX}.project label)"
+    return (
+        f"volume {name} exists and is {whose}: this run would have mounted it, with its data, into the"
+        f" stack's container. It is left as it is and nothing was changed. If it is no one's data,"
+        f" remove it (`docker volume rm {name}`); otherwise give this stack's volume another name (the"
+        f" role's *_volume variable, or smartshop_project for all), then run again."
+    )
+
+
 def network_missing(message: str, args: Mapping) -> bool:
     """Whether docker_container failed because the container's network does not exist."""
     network = args.get("network")
@@ -306,6 +325,9 @@ class ActionModule(ActionBase):
             )
             if created.get("failed"):
                 return {**result, **created}
+            foreign = foreign_volume(created.get("volume"), str(project))
+            if foreign:
+                return {**result, "failed": True, "changed": volumes_changed, "msg": foreign}
             volumes_changed = volumes_changed or bool(created.get("changed"))
         plan = None
         if args["state"] in ("healthy", "started"):

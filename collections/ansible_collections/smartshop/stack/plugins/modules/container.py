@@ -34,7 +34,10 @@ options:
   env: {description: Environment (values are strings or numbers; secrets go in files)., type: dict, default: {}}
   user: {description: User (uid:gid) the process runs as when not the image's., type: str}
   mounts:
-    description: Mounts as M(community.docker.docker_container) takes them; named volumes are created first, labelled.
+    description:
+      - Mounts as M(community.docker.docker_container) takes them; named volumes are created first, labelled.
+      - A named volume that exists and is not the stack's (its C(com.smartshop.project) label differs or is
+        missing) fails the task before the container is made; the volume is left as it is.
     type: list
     elements: dict
     default: []
