@@ -400,10 +400,15 @@ def test_the_console_charts_send_only_their_own_query():
 
 
 def run_playbook(
-    playbook: str, *extra: str, options: tuple[str, ...] = (), also_secret: tuple[str, ...] = ()
+    playbook: str,
+    *extra: str,
+    options: tuple[str, ...] = (),
+    also_secret: tuple[str, ...] = (),
+    fails: bool = False,
 ) -> set[str]:
     """A playbook on the scenario's inventory with extra variables; the names of the tasks that
-    changed. Its output holds no generated value (nor any of `also_secret`)."""
+    changed. Its output holds no generated value (nor any of `also_secret`). With `fails`, the run
+    must fail, and its output (the JSON report) is kept in FAILED_OUTPUT."""
     env = {
         **os.environ,
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
@@ -418,8 +423,10 @@ def run_playbook(
     for variable in extra:
         args += ["-e", variable]
     result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (result.returncode != 0) is fails, result.stdout[-3000:] + result.stderr[-3000:]
     assert_no_secret_in(result.stdout + result.stderr, also_secret)
+    if fails:
+        FAILED_OUTPUT[:] = [result.stdout + result.stderr]
     report = json.loads(result.stdout)
     return {
         task["task"]["name"].split(" : ")[-1]  # without the role's prefix
@@ -427,6 +434,9 @@ def run_playbook(
         for task in play["tasks"]
         if any(outcome.get("changed") for outcome in task["hosts"].values())
     }
+
+
+FAILED_OUTPUT: list[str] = []
 
 
 def converge(*extra: str) -> set[str]:
@@ -519,6 +529,33 @@ def test_a_dry_run_where_no_container_runs_says_what_it_would_create(host):
         f" docker network ls -q --filter name={dry}"
     )
     assert made.rc == 0 and made.stdout.strip() == "", made.stdout
+
+
+def test_a_run_from_another_controller_is_refused_while_its_lease_is_held(host):
+    """A converge gives the stack's lease back at its end; one that finds another controller's
+    (Jenkins' run, say) stops after the checks and changes nothing, naming it; with
+    smartshop_lease_break it takes it over, and gives it back at its end."""
+    lease = Path("/etc/smartshop/leases") / f"{PROJECT}.json"
+    assert host.file(str(lease)).exists is False  # the converges before gave it back
+    theirs = {
+        "controller": "another-controller",
+        "who": "jenkins@ci-7",
+        "pid": 4242,
+        "command": "ansible-playbook site.yml",
+        "since": "2026-12-07T09:00:00+0000",
+    }
+    lease.write_text(json.dumps(theirs))
+    try:
+        assert run_playbook("site.yml", fails=True) == set()
+        said = FAILED_OUTPUT[0]
+        holder = "another controller's run (jenkins@ci-7, pid 4242, ansible-playbook site.yml, since"
+        assert holder in said, said[-3000:]
+        assert "nothing was changed" in said and "smartshop_lease_break=true" in said
+        assert json.loads(lease.read_text()) == theirs
+        assert converge("smartshop_lease_break=true") == set()
+        assert not lease.exists()
+    finally:
+        lease.unlink(missing_ok=True)
 
 
 def test_an_injected_fault_raises_an_alert_mailed_when_it_fires_and_when_it_resolves(host):
