@@ -535,7 +535,8 @@ def test_a_run_from_another_controller_is_refused_while_its_lease_is_held(host):
     """A converge gives the stack's lease back at its end; one that finds another controller's
     (Jenkins' run, say) stops after the checks and changes nothing, naming it; with
     smartshop_lease_break it takes it over, and gives it back at its end."""
-    lease = Path("/etc/smartshop/leases") / f"{PROJECT}.json"
+    # the scenario's smartshop_config_dir (.config/molecule/config.yml)
+    lease = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "etc" / "leases" / f"{PROJECT}.json"
     assert host.file(str(lease)).exists is False  # the converges before gave it back
     theirs = {
         "controller": "another-controller",
