@@ -25,8 +25,8 @@ description:
     another controller. Otherwise it fails naming the holder and changes nothing.
   - I(state=released) removes the lease when this controller holds it; another's is left as it is.
   - A lease is bookkeeping, not the stack's state. The module never reports C(changed), so an
-    idempotent run still reports C(changed=0). In check mode it writes nothing and only says whose a
-    lease is.
+    idempotent run still reports C(changed=0). In check mode it writes nothing; another
+    controller's lease still stops a dry run (what it would plan is what that run is changing).
   - Used through its action plugin, which fills in I(holder) from the controller.
 options:
   path: {description: The lease file on the host., type: path, required: true}
