@@ -114,3 +114,14 @@ def test_of_two_controllers_asking_at_once_one_holds_the_lease(playbook_runner, 
     holder = json.loads(lease_of(stack, "h1").read_text())
     loser = next(output for code, output in outcomes if code != 0)
     assert f"pid {holder['pid']}" in loser, loser[-2000:]
+
+
+def test_a_dry_run_writes_no_lease_and_is_refused_by_another_controllers(playbook_runner, stack):
+    code, output = run(playbook_runner, stack, "bob", "--check")
+    assert code == 0, output[-3000:]
+    assert said(output) == {"h1": "dry run", "h2": "dry run"}
+    assert not lease_of(stack, "h1").exists() and not lease_of(stack, "h2").exists()
+    assert run(playbook_runner, stack, "alice")[0] == 0
+    code, output = run(playbook_runner, stack, "bob", "--check")
+    assert code != 0, output[-3000:]
+    assert "another controller's run (" in output and "nothing was changed" in output
