@@ -236,6 +236,11 @@ def reload_verdict(name: str, info: Mapping) -> str | None:
     return "skip"  # created, exited, dead, restarting: it reads its configuration when it starts
 
 
+def whose(project: str | None) -> str:
+    """Whose a container or volume of the stack's name is, by its project label, in a refusal."""
+    return f"project {project}'s" if project else f"not one of this stack's (it has no {LABEL_PREFIX}.project label)"
+
+
 def stranger(name: str, plan: Mapping | None, project: str) -> str | None:
     """The failure's message when docker_container's plan would replace a container of that name
     that is not this stack's (someone's own, or another project's: its project label differs or it
@@ -248,9 +253,8 @@ def stranger(name: str, plan: Mapping | None, project: str) -> str | None:
     found = ((container.get("Config") or {}).get("Labels") or {}).get(f"{LABEL_PREFIX}.project")
     if found == project:
         return None
-    whose = f"project {found}'s" if found else f"not one of this stack's (it has no {LABEL_PREFIX}.project label)"
     return (
-        f"container {name} exists and is {whose}: this run would have replaced it. It is left as it is"
+        f"container {name} exists and is {whose(found)}: this run would have replaced it. It is left as it is"
         f" and nothing was changed. Rename or remove it (`docker rename {name} <another name>`,"
         f" `docker rm -f {name}`), or give this stack's container another name (the role's"
         f" *_container_name variable, or smartshop_project for all), then run again."
@@ -267,9 +271,8 @@ def foreign_volume(volume: Mapping | None, project: str) -> str | None:
     if found == project:
         return None
     name = volume["Name"]
-    whose = f"project {found}'s" if found else f"not one of this stack's (it has no {LABEL_PREFIX}.project label)"
     return (
-        f"volume {name} exists and is {whose}: this run would have mounted it, with its data, into the"
+        f"volume {name} exists and is {whose(found)}: this run would have mounted it, with its data, into the"
         f" stack's container. It is left as it is and nothing was changed. If it is no one's data,"
         f" remove it (`docker volume rm {name}`); otherwise give this stack's volume another name (the"
         f" role's *_volume variable, or smartshop_project for all), then run again."

@@ -135,17 +135,18 @@ def main() -> None:
     if module.check_mode:
         module.exit_json(**result, taken="dry run")
     try:
-        if found is None and write(path, holder, replace=False):
-            module.exit_json(**result, taken="new")
-        again = read(path)  # a lease appeared between the read and the link: another controller's
-        if found is None and again is not None and again.get("controller") != ours:
-            module.fail_json(
-                **{**result, "held_by": again},
-                msg=(
-                    f"another controller's run ({describe(again)}) took this stack's lease on this host"
-                    f" ({path}) as this run asked for it; nothing was changed. Run again when that run has ended."
-                ),
-            )
+        if found is None:
+            if write(path, holder, replace=False):
+                module.exit_json(**result, taken="new")
+            again = read(path)  # a lease appeared between the read and the link
+            if again is not None and again.get("controller") != ours:
+                module.fail_json(
+                    **{**result, "held_by": again},
+                    msg=(
+                        f"another controller's run ({describe(again)}) took this stack's lease on this host"
+                        f" ({path}) as this run asked for it; nothing was changed. Run again when that run has ended."
+                    ),
+                )
         write(path, holder, replace=True)
     except OSError as exc:
         module.fail_json(**result, msg=f"lease: cannot write {path}: {exc}")
