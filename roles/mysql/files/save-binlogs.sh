@@ -1,0 +1,30 @@
+#!/bin/sh
+# save-binlogs.sh <base name> <first>: run by the role's one-shot container (tasks/save_binlogs.yml),
+# as the server's user, with the stack's data volume at /var/lib/mysql (read-only, its server
+# stopped) and a host directory at /save. Copies the binary logs the index lists, from <first> (the
+# one the backup was taken in) on, then writes /save/saved.json last: {"files": [...], "bytes": N}.
+set -eu
+index=/var/lib/mysql/$1.index
+if [ ! -f "$index" ]; then
+  echo "the data volume holds no binary log ($1.index): binary logging was off (mysql_binlog)" >&2
+  exit 3
+fi
+names=$(sed 's#^.*/##' "$index")
+case " $(echo $names) " in
+  *" $2 "*) ;;
+  *) echo "the binary log $2, where the backup was taken, is no longer in the data volume (it holds $(echo $names)):" \
+       "a newer backup is needed (mysql_binlog_keep_hours)" >&2
+     exit 4 ;;
+esac
+copying="" files="" bytes=0
+for name in $names; do
+  if [ "$name" = "$2" ]; then copying=1; fi
+  if [ -n "$copying" ]; then
+    cp "/var/lib/mysql/$name" /save/
+    files="$files${files:+, }\"$name\""
+    bytes=$((bytes + $(stat -c %s "/save/$name")))
+  fi
+done
+printf '{"files": [%s], "bytes": %s}\n' "$files" "$bytes" >/save/saved.json.part
+mv /save/saved.json.part /save/saved.json
+cat /save/saved.json
