@@ -111,7 +111,7 @@ def test_a_restore_up_to_a_moment_brings_back_what_was_committed_before_it_and_n
     )
 
     # the backup, beside the running server, as tasks/backup.yml runs it
-    backup_dir = private_dir(tmp_path / "backup", "backup.sh", "checksum.sh", "private.sh")
+    backup_dir = private_dir(tmp_path / "backup", "backup.sh", "checksum.sh", "common.sh")
     (backup_dir / "backup.cnf").write_text(f"[client]\nuser=root\npassword={password}\nsocket=/run/mysqld/mysqld.sock\n")
     os.chown(backup_dir / "backup.cnf", 999, 999)
     backup = one_shot(client, image, ["sh", "/backup/backup.sh", "shop"], [
@@ -120,7 +120,8 @@ def test_a_restore_up_to_a_moment_brings_back_what_was_committed_before_it_and_n
         docker.types.Mount("/backup", str(backup_dir), type="bind"),
     ], f"{prefix}-backup")  # fmt: skip
     assert backup["rows"] == {"t": 2, "u": 0}
-    assert backup["binlog"]["file"] == "smartshop-bin.000001" and backup["binlog"]["position"] > 0
+    start = backup["binlog"]
+    assert start["file"] == "smartshop-bin.000001" and start["position"] > 0 and len(start["sha256"]) == 64
 
     # committed after the backup and before the moment: must come back; after it: must not
     server.sql("INSERT INTO shop.t (v) VALUES ('c'); INSERT INTO shop.u VALUES (1)")
@@ -134,28 +135,38 @@ def test_a_restore_up_to_a_moment_brings_back_what_was_committed_before_it_and_n
     server.stop()
 
     # the binary logs saved from the volume, from the backup's on
-    saved = private_dir(tmp_path / "binlog", "save-binlogs.sh")
-    missing = client.containers.run(
-        image, ["sh", "/save/save-binlogs.sh", "smartshop-bin", "smartshop-bin.000009"], user=USER, network_mode="none",
-        entrypoint=[], detach=True,
-        mounts=[docker.types.Mount("/var/lib/mysql", f"{prefix}-data", read_only=True),
-                docker.types.Mount("/save", str(saved), type="bind")],
-    )  # fmt: skip
-    assert missing.wait(timeout=120)["StatusCode"] == 4
-    assert "smartshop-bin.000009, where the backup was taken, is no longer in the data volume" in missing.logs().decode()
-    missing.remove(v=True)
-    result = one_shot(client, image, ["sh", "/save/save-binlogs.sh", "smartshop-bin", backup["binlog"]["file"]], [
+    saved = private_dir(tmp_path / "binlog", "save-binlogs.sh", "common.sh")
+    mounts = [
         docker.types.Mount("/var/lib/mysql", f"{prefix}-data", read_only=True),
         docker.types.Mount("/save", str(saved), type="bind"),
-    ], f"{prefix}-save")  # fmt: skip
+    ]
+    # a file the volume no longer holds, or one of the same name that is not the backup's (after a
+    # restore the server starts its logs again): refused, nothing saved
+    for first, sha256, code, says in [
+        ("smartshop-bin.000009", start["sha256"], 4, "smartshop-bin.000009, where the backup was taken, is no longer"),
+        (start["file"], "0" * 64, 5, "is not the one the backup was taken in"),
+    ]:
+        refused = client.containers.run(
+            image, ["sh", "/save/save-binlogs.sh", "smartshop-bin", first, str(start["position"]), sha256], user=USER,
+            network_mode="none", entrypoint=[], detach=True, mounts=mounts,
+        )  # fmt: skip
+        assert refused.wait(timeout=120)["StatusCode"] == code
+        assert says in refused.logs().decode()
+        refused.remove(v=True)
+        assert sorted(path.name for path in saved.iterdir()) == ["common.sh", "save-binlogs.sh"]
+    result = one_shot(
+        client, image,
+        ["sh", "/save/save-binlogs.sh", "smartshop-bin", start["file"], str(start["position"]), start["sha256"]],
+        mounts, f"{prefix}-save",
+    )  # fmt: skip
     assert result["files"] == ["smartshop-bin.000001", "smartshop-bin.000002"] and result["bytes"] > 0
     assert json.loads((saved / "saved.json").read_text()) == result
 
     # a new volume from the backup, the logs replayed up to the moment
-    restore_dir = private_dir(tmp_path / "restore", "seed.sh", "checksum.sh", "private.sh")
+    restore_dir = private_dir(tmp_path / "restore", "seed.sh", "checksum.sh", "common.sh")
     (backup_dir / "mariadb.tar.gz").rename(restore_dir / "mariadb.tar.gz")
     seeded = one_shot(client, image, [
-        "sh", "/restore/seed.sh", "shop", backup["binlog"]["file"], str(backup["binlog"]["position"]), moment,
+        "sh", "/restore/seed.sh", "shop", start["file"], str(start["position"]), moment,
     ], [
         docker.types.Mount("/var/lib/mysql", f"{prefix}-restored"),
         docker.types.Mount("/restore", str(restore_dir), type="bind"),

@@ -2,7 +2,7 @@
 # seed.sh <database> [<binary log> <position> <until>]: run by the role's one-shot restore container
 # (tasks/restore.yml), as the server's user, before the server ever starts on its new (empty) data
 # volume. The archive of a prepared mariadb-backup at /restore/mariadb.tar.gz is copied back into
-# /var/lib/mysql and a private server (private.sh) reads every table's figures: they must be the
+# /var/lib/mysql and a private server (common.sh) reads every table's figures: they must be the
 # backup's. With the last three arguments (a point-in-time restore), the binary logs saved in
 # /restore/binlog (tasks/save_binlogs.yml) are then replayed into that server, for <database> only,
 # from <position> of <binary log> (where the backup was taken) up to <until> (UTC,
@@ -19,7 +19,7 @@ if [ -f mariadb/.my-healthcheck.cnf ] && [ ! -f /var/lib/mysql/.my-healthcheck.c
   cp -p mariadb/.my-healthcheck.cnf /var/lib/mysql/
 fi
 rm -rf mariadb
-. /restore/private.sh
+. /restore/common.sh
 private_start /var/lib/mysql
 figures "$1"
 replayed=null

@@ -12,7 +12,10 @@ backups of ``dir`` and deletes the older ones.
 ``state: open`` decrypts a backup (``name``: a backup's name or path; by default the newest of
 ``dir``) into ``dest`` and returns its manifest and the path of each member. With ``secrets_dest``
 it puts the backup's ``secrets/`` tree there: files missing there are written (mode 0600), equal
-ones are left, and a different one fails the task naming it, unless ``overwrite_secrets``.
+ones are left, and a different one fails the task naming it, unless ``overwrite_secrets``. With
+``until`` (a moment, UTC: a point-in-time restore) the newest backup taken at or before it is opened
+(or ``name``, which must be), it must record where it stands in the binary log, and the moment comes
+back as ``until``, 'YYYY-MM-DD HH:MM:SS'.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import filecmp
 import io
 import json
 import os
+import re
 import shutil
 import tarfile
 import tempfile
@@ -42,7 +46,11 @@ ARGUMENT_SPEC = {
     "dest": {"type": "path"},
     "secrets_dest": {"type": "path"},
     "overwrite_secrets": {"type": "bool", "default": False},
+    "until": {"type": "str", "default": ""},
 }
+# a backup's name ends with the UTC time it was taken (backup.yml: <project>-YYYYMMDDTHHMMSSZ)
+TAKEN = re.compile(r"(\d{8}T\d{6}Z)$")
+MOMENT_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M")
 
 
 def _pyrage():
@@ -136,7 +144,48 @@ def pack(args: dict) -> dict:
     }
 
 
-def choose(directory: Path, name: str) -> Path:
+def moment(text: str, now: datetime.datetime | None = None) -> datetime.datetime:
+    """A moment given as UTC ('2026-12-07 14:02:00', '2026-12-07T14:02', a trailing Z), never in the
+    future."""
+    plain = text.strip().removesuffix("Z")
+    for layout in MOMENT_FORMATS:
+        try:
+            when = datetime.datetime.strptime(plain, layout).replace(tzinfo=datetime.UTC)
+            break
+        except ValueError:
+            continue
+    else:
+        raise AnsibleActionFail(
+            f"backup_until (UNTIL) must be a moment in UTC such as '2026-12-07 14:02:00' or 2026-12-07T14:02:00Z, "
+            f"not {text!r}"
+        )
+    now = now or datetime.datetime.now(datetime.UTC)
+    if when > now:
+        raise AnsibleActionFail(
+            f"backup_until (UNTIL) {when:%Y-%m-%d %H:%M:%S} is in the future (it is {now:%Y-%m-%d %H:%M:%S} UTC): "
+            "a restore brings back a moment that has passed"
+        )
+    return when
+
+
+def taken(path: Path) -> datetime.datetime | None:
+    """When a backup was taken, from its name; None for a name without the time."""
+    found = TAKEN.search(path.name[: -len(SUFFIX)])
+    if not found:
+        return None
+    return datetime.datetime.strptime(found.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.UTC)
+
+
+def choose(directory: Path, name: str, until: datetime.datetime | None = None) -> Path:
+    if until and not name:
+        every = [path for path in backups(directory) if (when := taken(path)) and when <= until]
+        if not every:
+            have = ", ".join(path.name for path in backups(directory)) or "none"
+            raise AnsibleActionFail(
+                f"no backup in {directory} was taken at or before {until:%Y-%m-%d %H:%M:%S} UTC (there: {have}): "
+                "a point-in-time restore starts from a backup taken before the moment"
+            )
+        return every[-1]
     if name:
         candidate = Path(name)
         if not candidate.is_absolute():
@@ -186,12 +235,30 @@ def restore_secrets(tree: Path, dest: Path, overwrite: bool) -> dict:
     }
 
 
+def point_in_time(source: Path, manifest: dict, until: datetime.datetime) -> None:
+    """A backup a point-in-time restore can start from: taken at or before the moment, with where it
+    stands in the binary log."""
+    created = datetime.datetime.strptime(manifest.get("created", ""), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
+    if created > until:
+        raise AnsibleActionFail(
+            f"{source.name} was taken at {created:%Y-%m-%d %H:%M:%S} UTC, after backup_until (UNTIL) "
+            f"{until:%Y-%m-%d %H:%M:%S}: name an older backup (BACKUP=), or leave BACKUP out to take the newest before it"
+        )
+    binlog = (manifest.get("database") or {}).get("binlog") or {}
+    if not {"file", "position", "sha256"} <= binlog.keys():
+        raise AnsibleActionFail(
+            f"{source.name} does not record where it stands in the binary log (taken before binary logging was on, "
+            "or with mysql_binlog false): it restores only as it is (make restore without UNTIL)"
+        )
+
+
 def open_backup(args: dict) -> dict:
     pyrage = _pyrage()
     if not args.get("dest"):
         raise AnsibleActionFail("state open needs dest (an empty directory on the controller)")
     identity = load_identity(Path(args["key_file"]), create=False)
-    source = choose(Path(args["dir"]), args["name"])
+    until = moment(args["until"]) if args["until"] else None
+    source = choose(Path(args["dir"]), args["name"], until)
     dest = Path(args["dest"])
     dest.mkdir(parents=True, exist_ok=True, mode=0o700)
     plain = dest / ".backup.tar"
@@ -213,6 +280,8 @@ def open_backup(args: dict) -> dict:
     if not manifest_path.is_file():
         raise AnsibleActionFail(f"{source} holds no manifest.json: not a backup of this stack")
     manifest = json.loads(manifest_path.read_text())
+    if until:
+        point_in_time(source, manifest, until)
     result = {
         "changed": False,
         "path": str(source),
@@ -220,6 +289,7 @@ def open_backup(args: dict) -> dict:
         "name": source.name[: -len(SUFFIX)],
         "manifest": manifest,
         "files": {path.name: str(path) for path in sorted(dest.iterdir())},
+        "until": f"{until:%Y-%m-%d %H:%M:%S}" if until else "",
     }
     if args.get("secrets_dest"):
         tree = dest / "secrets"

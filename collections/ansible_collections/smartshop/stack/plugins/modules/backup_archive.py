@@ -29,6 +29,13 @@ options:
     description: "open: replace credential files that differ from the backup's."
     type: bool
     default: false
+  until:
+    description:
+      - "open, a point-in-time restore: a moment in UTC (C(2026-12-07 14:02:00), C(2026-12-07T14:02:00Z)), not in
+        the future. Without I(name) the newest backup taken at or before it is opened; the backup must have been
+        taken at or before it and record where it stands in the binary log (C(database.binlog))."
+    type: str
+    default: ""
 author: SmartShop Stack
 """
 
@@ -50,4 +57,5 @@ manifest: {description: "open: the backup's manifest.", returned: state is open,
 files: {description: "open: each member's path under I(dest).", returned: state is open, type: dict}
 secrets: {description: "open: credential files written, replaced, unchanged.", returned: secrets_dest given, type: dict}
 pruned: {description: "pack: the older backups deleted.", returned: state is pack, type: list}
+until: {description: "open: I(until) as C(YYYY-MM-DD HH:MM:SS) (UTC), empty without it.", returned: state is open, type: str}
 """

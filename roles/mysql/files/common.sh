@@ -1,5 +1,6 @@
-# Sourced by checksum.sh and seed.sh: a private MariaDB server on a data directory (no network, no
-# grant tables, its own socket), the SQL it answers, and the figures of a database's tables.
+# Sourced by the role's scripts: a private MariaDB server on a data directory (no network, no grant
+# tables, its own socket), the SQL it answers, the figures of a database's tables, and what names a
+# binary log's beginning.
 socket=/tmp/private.sock
 
 # private_start <data directory>: returns once the server answers and no transaction is left to roll
@@ -58,4 +59,11 @@ figures() {
     checksums="$checksums${checksums:+, }\"$table\": \"$checksum\""
     rows="$rows${rows:+, }\"$table\": $count"
   done
+}
+
+# binlog_sha256 <file> <position>: the SHA-256 of the binary log's bytes before <position>, but for
+# the flags of its first event (the server clears "in use" there when it closes the file). After a
+# restore the server starts its logs again under the same names: this tells the two apart.
+binlog_sha256() {
+  { head -c 21 "$1"; tail -c +23 "$1" | head -c $(($2 - 22)); } | sha256sum | cut -c1-64
 }
