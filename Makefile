@@ -96,9 +96,9 @@ rotate-secrets: setup ## New values for every generated credential while the sta
 backup: setup ## Back up the running stack (database, Prometheus, credentials), encrypted, into ~/.smartshop/backups
 	@$(call locked,ansible-playbook playbooks/backup.yml)
 
-restore: setup ## The stack back from the newest backup (BACKUP=<name> for another; REPLACE=1 over existing data)
+restore: setup ## The stack back from the newest backup (BACKUP=<name> for another; REPLACE=1 over existing data; UNTIL='<UTC time>' up to a moment)
 	@$(call locked,ansible-playbook playbooks/restore.yml -e backup_replace=$(if $(filter 1 true yes,$(REPLACE)),true,false) \
-	  $(if $(BACKUP),-e backup_name=$(BACKUP)))
+	  $(if $(BACKUP),-e backup_name=$(BACKUP)) $(if $(UNTIL),-e "backup_until='$(UNTIL)'"))
 
 down: setup ## Remove the stack's containers; PURGE=1 also removes its volumes, networks and configuration (images stay)
 	@$(call locked,ansible-playbook playbooks/teardown.yml -e smartshop_purge=$(PURGE))
@@ -120,7 +120,8 @@ app-test: images browser mysqldb ## Application tests: MariaDB integration, gran
 	@mkdir -p "$(REPORTS)"
 	pytest -q -n 2 --dist loadfile --junitxml="$(REPORTS)"/app.xml \
 	  app/simulator/tests $(filter-out app/simulator/tests,$(wildcard app/*/tests)) \
-	  tests/test_dashboards.py tests/test_alert_rules.py tests/test_container_engine.py tests/test_bench_cpu.py
+	  tests/test_dashboards.py tests/test_alert_rules.py tests/test_container_engine.py tests/test_bench_cpu.py \
+	  tests/test_point_in_time.py
 
 simulate: setup ## Traffic against the deployed API: make simulate DURATION=60 RATE=50 [API_URL=...]
 	@token=(); if [ -f "$(OPERATOR_TOKEN_FILE)" ]; then token=(--operator-token-file "$(OPERATOR_TOKEN_FILE)"); fi; \

@@ -39,7 +39,9 @@ def layout(tmp_path):
     }
 
 
-def pack(layout, name, keep=7):
+def pack(layout, name, keep=7, binlog=None):
+    created = f"{name[-16:-12]}-{name[-12:-10]}-{name[-10:-8]}T{name[-7:-5]}:{name[-5:-3]}:{name[-3:-1]}Z"
+    database = {"checksums": {"orders": "123"}, "binlog": binlog}
     return action.pack(
         args(
             state="pack",
@@ -48,7 +50,7 @@ def pack(layout, name, keep=7):
             name=name,
             keep=keep,
             files={"mariadb.tar.gz": str(layout["data"]), "secrets": str(layout["secrets"])},
-            manifest={"name": name, "database": {"checksums": {"orders": "123"}}},
+            manifest={"name": name, "created": created, "database": database},
         )
     )
 
@@ -211,3 +213,52 @@ def test_pack_refuses_a_name_with_a_path_and_a_keep_below_one(layout):
         pack(layout, "../elsewhere")
     with pytest.raises(AnsibleActionFail, match="keep must be at least 1"):
         pack(layout, "smartshop-x", keep=0)
+
+
+BINLOG = {"file": "smartshop-bin.000003", "position": 873, "sha256": "ab" * 32}
+
+
+def open_until(layout, until, name=""):
+    return action.open_backup(
+        args(state="open", key_file=str(layout["key"]), dir=str(layout["dir"]), dest=str(layout["tmp"] / "stage"),
+             name=name, until=until)
+    )  # fmt: skip
+
+
+def test_up_to_a_moment_the_newest_backup_taken_before_it_opens(layout):
+    for name in ("smartshop-20261128T010000Z", "smartshop-20261128T020000Z", "smartshop-20261128T030000Z"):
+        pack(layout, name, binlog=BINLOG)
+    for until, expected in [
+        ("2026-11-28 02:30:00", "smartshop-20261128T020000Z"),
+        ("2026-11-28T02:00:00Z", "smartshop-20261128T020000Z"),  # taken at the moment itself
+        ("2026-11-28T01:59", "smartshop-20261128T010000Z"),
+        ("2026-12-01 00:00", "smartshop-20261128T030000Z"),
+    ]:
+        opened = open_until(layout, until)
+        assert opened["name"] == expected, until
+        assert opened["until"] == until.replace("T", " ").removesuffix("Z") + (":00" if until.count(":") == 1 else "")
+        assert opened["manifest"]["database"]["binlog"] == BINLOG
+
+
+@pytest.mark.parametrize(
+    ("until", "name", "message"),
+    [
+        ("yesterday", "", "must be a moment in UTC such as '2026-12-07 14:02:00'"),
+        ("2026-13-01 00:00:00", "", "must be a moment in UTC"),
+        ("2999-01-01 00:00:00", "", "is in the future"),
+        ("2026-11-28 00:30:00", "", "no backup in"),
+        ("2026-11-28 01:30:00", "smartshop-20261128T020000Z", "taken at 2026-11-28 02:00:00 UTC, after backup_until"),
+    ],
+)
+def test_a_moment_no_backup_can_reach_is_named(layout, until, name, message):
+    pack(layout, "smartshop-20261128T010000Z", binlog=BINLOG)
+    pack(layout, "smartshop-20261128T020000Z", binlog=BINLOG)
+    with pytest.raises(AnsibleActionFail, match=message.replace("(", r"\(")):
+        open_until(layout, until, name)
+
+
+def test_a_backup_without_its_place_in_the_binary_log_restores_only_as_it_was_taken(layout):
+    pack(layout, "smartshop-20261128T010000Z", binlog=None)
+    with pytest.raises(AnsibleActionFail, match="does not record where it stands in the binary log"):
+        open_until(layout, "2026-11-28 02:00:00")
+    assert open_until(layout, "")["name"] == "smartshop-20261128T010000Z"  # as it was taken

@@ -42,7 +42,7 @@ def private_dir(path: Path, *scripts: str) -> Path:
 def one_shot(client, image: str, command: list[str], mounts: list, name: str) -> dict:
     """A container run to its end as the role's action runs it (state completed); its last line."""
     container = client.containers.run(
-        image, command, name=name, user=USER, mounts=mounts, tmpfs={"/tmp": "size=64m"}, detach=True,
+        image, command, name=name, user=USER, mounts=mounts, tmpfs={"/tmp": "size=64m"}, detach=True,  # noqa: S108 - the container's
         network_mode="none", entrypoint=[],
     )  # fmt: skip
     try:
@@ -61,7 +61,10 @@ class Server:
         self.container = client.containers.run(
             image, BINLOG_FLAGS, name=name, user=USER, detach=True, network_mode="none",
             environment={"MARIADB_ROOT_PASSWORD": password, "MARIADB_ROOT_HOST": "localhost"},
-            mounts=[docker.types.Mount("/var/lib/mysql", volume), docker.types.Mount("/run/mysqld", str(run_dir), type="bind")],
+            mounts=[
+                docker.types.Mount("/var/lib/mysql", volume),
+                docker.types.Mount("/run/mysqld", str(run_dir), type="bind"),
+            ],
         )  # fmt: skip
         self.password = password
         deadline = time.monotonic() + 120
@@ -112,7 +115,8 @@ def test_a_restore_up_to_a_moment_brings_back_what_was_committed_before_it_and_n
 
     # the backup, beside the running server, as tasks/backup.yml runs it
     backup_dir = private_dir(tmp_path / "backup", "backup.sh", "checksum.sh", "common.sh")
-    (backup_dir / "backup.cnf").write_text(f"[client]\nuser=root\npassword={password}\nsocket=/run/mysqld/mysqld.sock\n")
+    login = f"[client]\nuser=root\npassword={password}\nsocket=/run/mysqld/mysqld.sock\n"
+    (backup_dir / "backup.cnf").write_text(login)
     os.chown(backup_dir / "backup.cnf", 999, 999)
     backup = one_shot(client, image, ["sh", "/backup/backup.sh", "shop"], [
         docker.types.Mount("/var/lib/mysql", f"{prefix}-data", read_only=True),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -559,6 +560,18 @@ def test_a_run_from_another_controller_is_refused_while_its_lease_is_held(host):
         lease.unlink(missing_ok=True)
 
 
+def test_a_restore_up_to_a_moment_over_the_data_asks_for_replace_and_changes_nothing(host):
+    """make restore UNTIL=... without REPLACE=1 stops before anything changes, saying the command that
+    replaces the database (the whole restore up to a moment is a drill: make test-drills)."""
+    moment = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    before = started_at(host, "mysql")
+    assert run_playbook("playbooks/restore.yml", f"backup_until='{moment}'", fails=True) == set()
+    said = FAILED_OUTPUT[0]
+    assert f"what it holds now after {moment} is lost" in said, said[-3000:]
+    assert f"make restore UNTIL='{moment}' REPLACE=1" in said
+    assert started_at(host, "mysql") == before
+
+
 def test_an_injected_fault_raises_an_alert_mailed_when_it_fires_and_when_it_resolves(host):
     """Stop node_exporter: TargetDown fires (for: 15s here), reaches Alertmanager and the on-call's mailbox;
     start it again: the resolved notification follows."""
@@ -787,3 +800,49 @@ def test_a_backup_taken_under_load_brings_back_a_purged_stack_on_a_controller_wi
     assert refused.returncode != 0
     assert "holds the stack's data" in refused.stdout and "make restore REPLACE=1" in refused.stdout
     assert username(before_user) == before_name
+
+
+def mysql_root(host, statement: str) -> str:
+    """A statement as root, through the server's socket in its container (as an operator would)."""
+    return host.check_output(
+        f"docker exec -e MYSQL_PWD={secret('mysql_root_password')} {PROJECT}-mysql "
+        f"mariadb -uroot -N -B smartshop -e {shlex.quote(statement)}"
+    )
+
+
+@drill
+def test_a_restore_up_to_a_moment_undoes_a_mistake_and_keeps_what_came_before_it(host):
+    """make backup; a user made after it; the moment; then an operator's mistake (every name
+    overwritten) and a user made after it; make restore UNTIL=<moment> REPLACE=1: the users made
+    before the moment are back with their names, the mistake and what came after are gone,
+    Prometheus' history since the backup is still there (only the database went back), the saved
+    binary logs are removed, and the next converge changes nothing. Runs after the restore of a
+    purged stack: the server's binary logs began again there."""
+    ephemeral = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+    backups, key = ephemeral / "backups", ephemeral / "backup-key" / "backup.key"
+    where = ("-e", f"backup_dir={backups}", "-e", f"backup_key_file={key}")
+    stamp = int(time.time())
+    before_backup = create_user(f"pitr-before-{stamp}")
+    run_playbook("playbooks/backup.yml", options=where)
+    after_backup = create_user(f"pitr-after-{stamp}")
+    time.sleep(1.5)
+    moment = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    history_at = time.time()  # Prometheus has samples from after the backup
+    time.sleep(1.5)
+    mistake = "UPDATE users SET username = CONCAT('mistake-', id) WHERE id IN (%d, %d)"
+    mysql_root(host, mistake % (before_backup, after_backup))
+    assert username(before_backup) == f"mistake-{before_backup}"
+    too_late = create_user(f"pitr-too-late-{stamp}")
+    time.sleep(15)  # a scrape or two after the moment
+
+    changed = run_playbook("playbooks/restore.yml", f"backup_until='{moment}'", "backup_replace=true", options=where)
+    assert {"Copy the binary logs out of the data volume",
+            "Copy the backup back into a new data volume and read its checksums"} <= changed  # fmt: skip
+    assert "Unpack the snapshot into a new data volume" not in changed  # Prometheus' volume stayed
+    assert username(before_backup) == f"pitr-before-{stamp}"
+    assert username(after_backup) == f"pitr-after-{stamp}"
+    assert username(too_late) != f"pitr-too-late-{stamp}"
+    history = prometheus("/api/v1/query", query='up{job="prometheus"}', time=history_at)["data"]["result"]
+    assert history, "no sample from after the backup: Prometheus' history was replaced"
+    assert not host.file(f"/var/lib/{PROJECT}-restore-binlog").exists
+    assert converge() == set()

@@ -242,7 +242,8 @@ def point_in_time(source: Path, manifest: dict, until: datetime.datetime) -> Non
     if created > until:
         raise AnsibleActionFail(
             f"{source.name} was taken at {created:%Y-%m-%d %H:%M:%S} UTC, after backup_until (UNTIL) "
-            f"{until:%Y-%m-%d %H:%M:%S}: name an older backup (BACKUP=), or leave BACKUP out to take the newest before it"
+            f"{until:%Y-%m-%d %H:%M:%S}: name an older backup (BACKUP=), or leave BACKUP out "
+            "to take the newest before it"
         )
     binlog = (manifest.get("database") or {}).get("binlog") or {}
     if not {"file", "position", "sha256"} <= binlog.keys():

@@ -57,5 +57,8 @@ manifest: {description: "open: the backup's manifest.", returned: state is open,
 files: {description: "open: each member's path under I(dest).", returned: state is open, type: dict}
 secrets: {description: "open: credential files written, replaced, unchanged.", returned: secrets_dest given, type: dict}
 pruned: {description: "pack: the older backups deleted.", returned: state is pack, type: list}
-until: {description: "open: I(until) as C(YYYY-MM-DD HH:MM:SS) (UTC), empty without it.", returned: state is open, type: str}
+until:
+  description: "open: I(until) as C(YYYY-MM-DD HH:MM:SS) (UTC), empty without it."
+  returned: state is open
+  type: str
 """
