@@ -135,6 +135,7 @@ def test_a_different_credential_stops_the_restore_unless_told(layout):
         action.open_backup(opening)
     assert (current / "host1" / "mysql_root_password").read_text() == "a newer value\n"
     assert not (current / "ca").exists()  # nothing written when one differs
+    assert not (layout["tmp"] / "stage").exists()  # and nothing decrypted left behind
     result = action.open_backup({**opening, "overwrite_secrets": True, "dest": str(layout["tmp"] / "stage2")})
     assert result["secrets"]["replaced"] == ["host1/mysql_root_password"]
     assert (current / "host1" / "mysql_root_password").read_text() == "root-secret-value\n"
@@ -261,4 +262,5 @@ def test_a_backup_without_its_place_in_the_binary_log_restores_only_as_it_was_ta
     pack(layout, "smartshop-20261128T010000Z", binlog=None)
     with pytest.raises(AnsibleActionFail, match="does not record where it stands in the binary log"):
         open_until(layout, "2026-11-28 02:00:00")
+    assert not (layout["tmp"] / "stage").exists()  # nothing decrypted is left behind
     assert open_until(layout, "")["name"] == "smartshop-20261128T010000Z"  # as it was taken

@@ -271,6 +271,16 @@ def open_backup(args: dict) -> dict:
             f"or the file is damaged ({exc})"
         ) from exc
     try:
+        return opened(args, source, dest, plain, until)
+    except AnsibleActionFail:
+        # a backup refused once decrypted leaves nothing readable behind (its database, its credentials)
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
+
+
+def opened(args: dict, source: Path, dest: Path, plain: Path, until: datetime.datetime | None) -> dict:
+    """What open_backup returns, from the decrypted archive `plain`, unpacked into dest."""
+    try:
         with tarfile.open(plain) as archive:
             archive.extractall(dest, filter="data")
     except (tarfile.TarError, OSError) as exc:
