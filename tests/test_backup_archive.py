@@ -222,7 +222,7 @@ BINLOG = {"file": "smartshop-bin.000003", "position": 873, "sha256": "ab" * 32}
 def open_until(layout, until, name=""):
     return action.open_backup(
         args(state="open", key_file=str(layout["key"]), dir=str(layout["dir"]), dest=str(layout["tmp"] / "stage"),
-             name=name, until=until)
+             name=name, moment=until)
     )  # fmt: skip
 
 

@@ -136,14 +136,17 @@ def test_a_restore_up_to_a_moment_brings_back_what_was_committed_before_it_and_n
     time.sleep(1.2)
     server.sql("DELETE FROM shop.t WHERE v IN ('a', 'c')")  # the mistake a restore undoes
     server.sql("INSERT INTO shop.t (v) VALUES ('e')")
-    server.stop()
 
-    # the binary logs saved from the volume, from the backup's on
+    # the binary logs saved from the volume, from the backup's on: checked while the server runs
     saved = private_dir(tmp_path / "binlog", "save-binlogs.sh", "common.sh")
     mounts = [
         docker.types.Mount("/var/lib/mysql", f"{prefix}-data", read_only=True),
         docker.types.Mount("/save", str(saved), type="bind"),
     ]
+    save = ["sh", "/save/save-binlogs.sh", "smartshop-bin", start["file"], str(start["position"]), start["sha256"]]
+    assert one_shot(client, image, [*save, "check"], mounts, f"{prefix}-check") == {"checked": True}
+    assert sorted(path.name for path in saved.iterdir()) == ["common.sh", "save-binlogs.sh"]
+    server.stop()
     # a file the volume no longer holds, or one of the same name that is not the backup's (after a
     # restore the server starts its logs again): refused, nothing saved
     for first, sha256, code, says in [
@@ -158,11 +161,7 @@ def test_a_restore_up_to_a_moment_brings_back_what_was_committed_before_it_and_n
         assert says in refused.logs().decode()
         refused.remove(v=True)
         assert sorted(path.name for path in saved.iterdir()) == ["common.sh", "save-binlogs.sh"]
-    result = one_shot(
-        client, image,
-        ["sh", "/save/save-binlogs.sh", "smartshop-bin", start["file"], str(start["position"]), start["sha256"]],
-        mounts, f"{prefix}-save",
-    )  # fmt: skip
+    result = one_shot(client, image, save, mounts, f"{prefix}-save")
     assert result["files"] == ["smartshop-bin.000001", "smartshop-bin.000002"] and result["bytes"] > 0
     assert json.loads((saved / "saved.json").read_text()) == result
 

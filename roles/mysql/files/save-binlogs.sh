@@ -1,10 +1,11 @@
 #!/bin/sh
-# save-binlogs.sh <base name> <first> <position> <sha256>: run by the role's one-shot container
-# (tasks/save_binlogs.yml), as the server's user, with the stack's data volume at /var/lib/mysql
-# (read-only, its server stopped) and a host directory at /save. <first> must be the file the backup
-# was taken in: its bytes before <position> have the SHA-256 the backup recorded (a restore since
-# started the logs again under the same names). Copies the binary logs the index lists, from <first>
-# on, then writes /save/saved.json last: {"files": [...], "bytes": N}.
+# save-binlogs.sh <base name> <first> <position> <sha256> [check]: run by the role's one-shot
+# containers (tasks/save_binlogs.yml), as the server's user, with the stack's data volume at
+# /var/lib/mysql (read-only) and a host directory at /save. <first> must be the file the backup was
+# taken in: its bytes before <position> have the SHA-256 the backup recorded (a restore since started
+# the logs again under the same names). With check, that alone (the server may run). Otherwise, its
+# server stopped, copies the binary logs the index lists from <first> on, then writes
+# /save/saved.json last: {"files": [...], "bytes": N}.
 set -eu
 . "$(dirname "$0")/common.sh"
 index=/var/lib/mysql/$1.index
@@ -23,6 +24,10 @@ if [ "$(binlog_sha256 "/var/lib/mysql/$2" "$3")" != "$4" ]; then
   echo "the binary log $2 in the data volume is not the one the backup was taken in (the stack was restored since," \
     "and its logs began again): restore from a backup taken after that" >&2
   exit 5
+fi
+if [ "${5:-}" = check ]; then
+  echo '{"checked": true}'
+  exit 0
 fi
 copying="" files="" bytes=0
 for name in $names; do

@@ -13,7 +13,7 @@ backups of ``dir`` and deletes the older ones.
 ``dir``) into ``dest`` and returns its manifest and the path of each member. With ``secrets_dest``
 it puts the backup's ``secrets/`` tree there: files missing there are written (mode 0600), equal
 ones are left, and a different one fails the task naming it, unless ``overwrite_secrets``. With
-``until`` (a moment, UTC: a point-in-time restore) the newest backup taken at or before it is opened
+``moment`` (UTC: a point-in-time restore) the newest backup taken at or before it is opened
 (or ``name``, which must be), it must record where it stands in the binary log, and the moment comes
 back as ``until``, 'YYYY-MM-DD HH:MM:SS'.
 """
@@ -46,7 +46,7 @@ ARGUMENT_SPEC = {
     "dest": {"type": "path"},
     "secrets_dest": {"type": "path"},
     "overwrite_secrets": {"type": "bool", "default": False},
-    "until": {"type": "str", "default": ""},
+    "moment": {"type": "str", "default": ""},
 }
 # a backup's name ends with the UTC time it was taken (backup.yml: <project>-YYYYMMDDTHHMMSSZ)
 TAKEN = re.compile(r"(\d{8}T\d{6}Z)$")
@@ -258,7 +258,7 @@ def open_backup(args: dict) -> dict:
     if not args.get("dest"):
         raise AnsibleActionFail("state open needs dest (an empty directory on the controller)")
     identity = load_identity(Path(args["key_file"]), create=False)
-    until = moment(args["until"]) if args["until"] else None
+    until = moment(args["moment"]) if args["moment"] else None
     source = choose(Path(args["dir"]), args["name"], until)
     dest = Path(args["dest"])
     dest.mkdir(parents=True, exist_ok=True, mode=0o700)

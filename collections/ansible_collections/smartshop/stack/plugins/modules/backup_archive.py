@@ -29,7 +29,7 @@ options:
     description: "open: replace credential files that differ from the backup's."
     type: bool
     default: false
-  until:
+  moment:
     description:
       - "open, a point-in-time restore: a moment in UTC (C(2026-12-07 14:02:00), C(2026-12-07T14:02:00Z)), not in
         the future. Without I(name) the newest backup taken at or before it is opened; the backup must have been
@@ -58,7 +58,7 @@ files: {description: "open: each member's path under I(dest).", returned: state 
 secrets: {description: "open: credential files written, replaced, unchanged.", returned: secrets_dest given, type: dict}
 pruned: {description: "pack: the older backups deleted.", returned: state is pack, type: list}
 until:
-  description: "open: I(until) as C(YYYY-MM-DD HH:MM:SS) (UTC), empty without it."
+  description: "open: I(moment) as C(YYYY-MM-DD HH:MM:SS) (UTC), empty without it."
   returned: state is open
   type: str
 """
