@@ -53,6 +53,8 @@ CASES = [
     ({"mysql_memory_limit": "lots"}, "mysql_memory_limit must be a size such as 512m or 1g, at least 256m"),
     ({"backend_memory_limit": "64m"}, "backend_memory_limit must be a size such as 512m or 1g, at least 128m"),
     ({"mysql_extra_flags": "--max-connections=300"}, "mysql_extra_flags must be a list of mariadbd flags"),
+    ({"mysql_binlog_keep_hours": 0}, "mysql_binlog_keep_hours must be a whole number of hours, 1 or more"),
+    ({"mysql_binlog_keep_hours": "1.5"}, "'mysql_binlog_keep_hours' is of type str and we were unable to convert"),
     ({"mysql_extra_flags": ["--skip_grant_tables"]}, "must not undo what the role secures: skip-grant-tables"),
     ({"mysql_extra_flags": ["--loose-local-infile=ON"]}, "must not undo what the role secures: local-infile=on"),
     # the console's entry point refused them: the new container exited after replacing the old one
