@@ -845,4 +845,8 @@ def test_a_restore_up_to_a_moment_undoes_a_mistake_and_keeps_what_came_before_it
     history = prometheus("/api/v1/query", query='up{job="prometheus"}', time=history_at)["data"]["result"]
     assert history, "no sample from after the backup: Prometheus' history was replaced"
     assert not host.file(f"/var/lib/{PROJECT}-restore-binlog").exists
+    # the simulator was made again: its shoppers hold no id the restore took back
+    time.sleep(10)
+    shopping = in_stack_simulator(host)
+    assert shopping["requests"] > 0 and shopping["unexpected"] == {}, shopping
     assert converge() == set()
