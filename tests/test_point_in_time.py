@@ -18,7 +18,7 @@ from pathlib import Path
 
 import docker
 import pytest
-from testing.stack import manifest_images
+from testing.stack import manifest_images, wait_healthy
 
 pytestmark = pytest.mark.needs_images
 
@@ -64,18 +64,14 @@ class Server:
         self.container = client.containers.run(
             image, BINLOG_FLAGS, name=name, user=USER, detach=True, network_mode="none",
             environment={"MARIADB_ROOT_PASSWORD": password, "MARIADB_ROOT_HOST": "localhost"},
+            healthcheck={"test": ["CMD", "healthcheck.sh", "--connect", "--innodb_initialized"], "interval": 5 * 10**9},
             mounts=[
                 docker.types.Mount("/var/lib/mysql", volume),
                 docker.types.Mount("/run/mysqld", str(run_dir), type="bind"),
             ],
         )  # fmt: skip
         self.password = password
-        deadline = time.monotonic() + 120
-        # the role's health check: the image's entrypoint has finished (its first start initialises)
-        while self.container.exec_run(["healthcheck.sh", "--connect", "--innodb_initialized"]).exit_code != 0:
-            self.container.reload()
-            assert self.container.status == "running" and time.monotonic() < deadline, self.container.logs()[-2000:]
-            time.sleep(0.5)
+        wait_healthy(self.container)  # the role's check: the entrypoint's first start (initialising) is over
 
     def sql(self, statement: str) -> str:
         result = self.container.exec_run(["mariadb", "-uroot", f"-p{self.password}", "-N", "-B", "-e", statement])

@@ -22,8 +22,7 @@ if [ -f /var/lib/mysql/.my-healthcheck.cnf ]; then
 fi
 binlog=null
 if [ -s /backup/mariadb/xtrabackup_binlog_info ]; then
-  file=$(awk 'NR == 1 { print $1 }' /backup/mariadb/xtrabackup_binlog_info)
-  position=$(awk 'NR == 1 { print $2 }' /backup/mariadb/xtrabackup_binlog_info)
+  read -r file position _ </backup/mariadb/xtrabackup_binlog_info
   # the file's bytes up to the position: a restore checks the file it replays from is this one (after
   # a restore the server starts its logs again, under the same names)
   sha256=$(binlog_sha256 "/var/lib/mysql/$file" "$position")

@@ -38,13 +38,24 @@ private_stop() {
 
 sql() { mariadb --no-defaults --socket=$socket --batch --skip-column-names -e "$1"; }
 
+tables_of() {
+  sql "SELECT table_name FROM information_schema.tables WHERE table_schema = '$1' AND table_type = 'BASE TABLE' ORDER BY table_name"
+}
+
+# counts <database>: sets rows (each table's row count, as JSON members).
+counts() {
+  rows=""
+  for table in $(tables_of "$1"); do
+    rows="$rows${rows:+, }\"$table\": $(sql "SELECT COUNT(*) FROM \`$1\`.\`$table\`")"
+  done
+}
+
 # figures <database>: sets version, checksums (the SHA-256 of every table's rows in primary-key order,
 # as JSON members) and rows (each table's row count, as JSON members).
 figures() {
-  tables=$(sql "SELECT table_name FROM information_schema.tables WHERE table_schema = '$1' AND table_type = 'BASE TABLE' ORDER BY table_name")
   version=$(sql "SELECT VERSION()")
   checksums="" rows=""
-  for table in $tables; do
+  for table in $(tables_of "$1"); do
     # every row in primary-key order (every column's order without one), hashed: CHECKSUM TABLE was
     # measured giving two values for the same rows of payments (its persistent generated column)
     # from one start of the server to the next

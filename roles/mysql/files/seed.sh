@@ -47,11 +47,11 @@ if [ $# -ge 4 ]; then
     tail -n 20 /tmp/binlog.err >&2
     exit 1
   fi
-  backup_checksums=$checksums backup_rows=$rows
-  figures "$1"
+  backup_rows=$rows
+  counts "$1"  # the rows after the replay (the checksums read above are the backup's)
   replayed=$(printf '{"transactions": %s, "last": "%s", "until": "%s", "rows": {%s}}' \
     "$(cut -f1 /tmp/replay.stats)" "$(cut -f2 /tmp/replay.stats)" "$until" "$rows")
-  checksums=$backup_checksums rows=$backup_rows
+  rows=$backup_rows
 fi
 private_stop
 printf '{"version": "%s", "checksums": {%s}, "rows": {%s}, "replayed": %s}\n' "$version" "$checksums" "$rows" "$replayed"
