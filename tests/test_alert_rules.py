@@ -293,6 +293,75 @@ def test_backup_stale_fires_after_a_day_without_a_backup_only(tmp_path, promtool
     run_rule_tests(promtool, tmp_path, tests)
 
 
+ARCHIVE = 'project="smartshop", instance="mon1:9100"'
+
+
+def _archive_case(name, behind, updated, gap, at, fired):
+    return pytest.param(behind, updated, gap, at, fired, id=name)
+
+
+ARCHIVE_CASES = [
+    # keeping up, a blip behind now and then: quiet
+    _archive_case("keeping up", "0 0 1200 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0", None, "0x40", "14m", []),
+    # the server did not answer it for 11 minutes (-1): behind
+    _archive_case("server unreachable", "-1x40", None, "0x40", "11m", ["BinlogArchiveBehind"]),
+    # 9 minutes behind only: still pending
+    _archive_case("nine minutes behind", "0 0 " + "800 " * 18 + "0x10", None, "0x40", "9m30s", []),
+    # its container stopped: the figures stop changing, node_exporter serves the last ones
+    _archive_case("container stopped", "0x40", "0x40", "0x40", "14m", ["BinlogArchiveBehind"]),
+    # logs expired before it copied them
+    _archive_case("gap", "0x40", None, "1x40", "1m", ["BinlogArchiveGap"]),
+]
+
+
+@pytest.mark.needs_images
+@pytest.mark.parametrize(("behind", "updated", "gap", "at", "fired"), ARCHIVE_CASES)
+def test_the_archive_alerts_fire_when_it_falls_behind_stops_or_finds_a_gap(
+    behind, updated, gap, at, fired, tmp_path, promtool, ansible_playbook
+):
+    rules = render_rules(ansible_playbook, tmp_path / "smartshop.rules.yml")
+    annotations = {  # as Prometheus fills them in for these labels
+        r["alert"]: {
+            "summary": r["annotations"]["summary"]
+            .replace("{{ $labels.project }}", "smartshop")
+            .replace("{{ $labels.instance }}", "mon1:9100"),
+            "description": r["annotations"]["description"],
+            "runbook_url": f"http://localhost:3000/runbooks/{r['alert']}.md",
+        }
+        for group in rules["groups"]
+        for r in group["rules"]
+        if r.get("alert", "").startswith("BinlogArchive")
+    }
+    # the figures' time, as the archive writes them (sampled every 30 s): fresh at each sample
+    fresh = " ".join(str(30 * i) for i in range(41))
+    series = [
+        {"series": f"smartshop_binlog_archive_behind_bytes{{{ARCHIVE}}}", "values": behind},
+        {"series": f"smartshop_binlog_archive_updated_timestamp_seconds{{{ARCHIVE}}}", "values": updated or fresh},
+        {"series": f"smartshop_binlog_archive_gap{{{ARCHIVE}}}", "values": gap},
+    ]
+    checks = [
+        {
+            "eval_time": at,
+            "alertname": alert,
+            "exp_alerts": [
+                {"exp_labels": {"severity": "warning", "project": "smartshop", "instance": "mon1:9100"}}
+            ]
+            if alert in fired
+            else [],
+        }
+        for alert in ("BinlogArchiveBehind", "BinlogArchiveGap")
+    ]
+    tests = {
+        "rule_files": ["smartshop.rules.yml"],
+        "evaluation_interval": "30s",
+        "tests": [{"interval": "30s", "input_series": series, "alert_rule_test": checks}],
+    }
+    for check in checks:
+        for alert in check["exp_alerts"]:
+            alert["exp_annotations"] = annotations[check["alertname"]]
+    run_rule_tests(promtool, tmp_path, tests)
+
+
 def run_rule_tests(promtool, folder: Path, tests: dict) -> None:
     """promtool test rules on `tests`, beside the rendered rule file in `folder`."""
     (folder / "rules.test.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
