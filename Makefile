@@ -121,7 +121,7 @@ app-test: images browser mysqldb ## Application tests: MariaDB integration, gran
 	pytest -q -n 2 --dist loadfile --junitxml="$(REPORTS)"/app.xml \
 	  app/simulator/tests $(filter-out app/simulator/tests,$(wildcard app/*/tests)) \
 	  tests/test_dashboards.py tests/test_alert_rules.py tests/test_container_engine.py tests/test_bench_cpu.py \
-	  tests/test_point_in_time.py
+	  tests/test_point_in_time.py tests/test_binlog_archive.py
 
 simulate: setup ## Traffic against the deployed API: make simulate DURATION=60 RATE=50 [API_URL=...]
 	@token=(); if [ -f "$(OPERATOR_TOKEN_FILE)" ]; then token=(--operator-token-file "$(OPERATOR_TOKEN_FILE)"); fi; \

@@ -42,7 +42,12 @@ if [ "${1:-stream}" = find ]; then
       if [ "$(number "$name")" -lt "$(number "$2")" ]; then continue; fi
       if [ -n "$previous" ] && [ "$(number "$name")" -ne $(($(number "$previous") + 1)) ]; then
         echo "the archive's history $(basename "$dir") lacks the binary logs between $previous and $name (they expired on the" \
-          "server before they were archived): a restore can replay up to $previous only; take it from a backup after $name" >&2
+          "server before they were archived): a restore can replay up to $previous only; take it from a backup after the gap" >&2
+        exit 4
+      fi
+      if [ -f "$dir/GAP-after-$name" ] && [ "$name" != "$(logs_in "$dir" | tail -n 1)" ]; then
+        echo "the archive's history $(basename "$dir") lacks what the server wrote after $name (those logs expired on the" \
+          "server before they were archived): a restore can replay up to $name only; take it from a backup after the gap" >&2
         exit 4
       fi
       previous=$name
