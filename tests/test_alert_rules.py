@@ -343,9 +343,7 @@ def test_the_archive_alerts_fire_when_it_falls_behind_stops_or_finds_a_gap(
         {
             "eval_time": at,
             "alertname": alert,
-            "exp_alerts": [
-                {"exp_labels": {"severity": "warning", "project": "smartshop", "instance": "mon1:9100"}}
-            ]
+            "exp_alerts": [{"exp_labels": {"severity": "warning", "project": "smartshop", "instance": "mon1:9100"}}]
             if alert in fired
             else [],
         }

@@ -133,7 +133,9 @@ def start_archive(client, image, prefix, bin_dir, secrets_dir, metrics):
 
 
 def histories(archive) -> dict[str, list[str]]:
-    listing = archive.exec_run(["sh", "-c", "cd /var/lib/mysql && for d in *Z; do echo \"$d $(ls $d | tr '\\n' ' ')\"; done"])
+    listing = archive.exec_run(
+        ["sh", "-c", "cd /var/lib/mysql && for d in *Z; do echo \"$d $(ls $d | tr '\\n' ' ')\"; done"]
+    )
     found = {}
     for line in listing.output.decode().splitlines():
         name, *files = line.split()
@@ -202,7 +204,6 @@ def test_the_archive_keeps_every_log_and_gives_a_restore_those_after_a_backup(ar
     wait_for(lambda: figures(metrics).get("smartshop_binlog_archive_streaming") == 1, "its figures", 15)
     shown = figures(metrics)
     assert shown["smartshop_binlog_archive_gap"] == 0 and shown["smartshop_binlog_archive_bytes"] > 0
-    assert shown["smartshop_binlog_archive_behind_bytes"] in (0, -1) or shown["smartshop_binlog_archive_behind_bytes"] < 500
     wait_for(lambda: figures(metrics)["smartshop_binlog_archive_behind_bytes"] == 0, "caught up", 15)
     backup = where(db, "smartshop-bin.000002")  # a backup taken now stands here
 
