@@ -88,3 +88,26 @@ def test_a_missing_group_is_named(tmp_path, ansible_playbook):
     code, output = preflight(ansible_playbook, inventory)
     assert code != 0
     assert "Inventory group app_hosts must list at least one host" in output, output[-3000:]
+
+
+def test_an_archive_of_a_database_without_a_binary_log_is_refused(ansible_playbook):
+    """backup_hosts (mon1 in the example) archives db1's binary log: without one, or with a keep time
+    that is no number of hours, site.yml stops in its preflight, naming the variable."""
+    code, output = preflight(ansible_playbook, EXAMPLE, "-e", "mysql_binlog=false")
+    assert code != 0
+    assert (
+        "backup_hosts lists mon1.example.internal to archive the binary log, and mysql_binlog is false on "
+        "db1.example.internal" in output
+    ), output[-3000:]
+    code, output = preflight(ansible_playbook, EXAMPLE, "-e", "mysql_archive_keep_hours=0")
+    assert code != 0
+    assert "mysql_archive_keep_hours must be a whole number of hours, 1 or more; got mon1.example.internal: '0'" in (
+        output
+    )
+
+
+def test_an_archive_on_another_host_needs_the_database_published_beyond_loopback(ansible_playbook):
+    code, output = preflight(ansible_playbook, EXAMPLE, "-e", "mysql_publish=false")
+    assert code != 0
+    assert "The binary-log archive on mon1.example.internal reaches this database" in output, output[-3000:]
+    assert "it publishes none (mysql_publish is false)" in output

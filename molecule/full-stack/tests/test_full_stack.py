@@ -55,6 +55,7 @@ EXPECTED = {
     "mailbox",
     "prometheus",
     "blackbox-exporter",
+    "binlog-archive",  # backup_hosts, beside the database here
 }
 
 
@@ -849,4 +850,46 @@ def test_a_restore_up_to_a_moment_undoes_a_mistake_and_keeps_what_came_before_it
     time.sleep(10)
     shopping = in_stack_simulator(host)
     assert shopping["requests"] > 0 and shopping["unexpected"] == {}, shopping
+    assert converge() == set()
+
+
+def archived_histories(host) -> list[str]:
+    listing = host.check_output(f"docker exec {PROJECT}-binlog-archive ls /var/lib/mysql")
+    return sorted(listing.split())
+
+
+@drill
+def test_losing_the_database_volume_a_restore_up_to_a_moment_replays_the_archived_logs(host):
+    """The database's container and volume gone, as with a dead disk: its binary logs went with them.
+    make restore UNTIL=<moment> REPLACE=1 takes them from the binary-log archive (backup_hosts): a user
+    made after the backup and before the moment is back, one made after it is not, the archive keeps
+    the lost server's history and begins a new one, and the next converge changes nothing."""
+    ephemeral = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+    backups, key = ephemeral / "backups", ephemeral / "backup-key" / "backup.key"
+    where = ("-e", f"backup_dir={backups}", "-e", f"backup_key_file={key}")
+    stamp = int(time.time())
+    run_playbook("playbooks/backup.yml", options=where)
+    after_backup = create_user(f"lost-after-{stamp}")
+    time.sleep(1.5)
+    moment = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    time.sleep(1.5)
+    too_late = create_user(f"lost-too-late-{stamp}")
+    time.sleep(2)  # the archive writes as the server commits; its figures every 5 s
+    before = archived_histories(host)
+    host.run_test(f"docker rm -f {PROJECT}-mysql")
+    host.run_test(f"docker volume rm {PROJECT}-mysql-data")
+
+    changed = run_playbook("playbooks/restore.yml", f"backup_until='{moment}'", "backup_replace=true", options=where)
+    assert {"Find the binary logs in the archive (and copy them, with mysql_archive_copy)",
+            "Copy the backup back into a new data volume and read its checksums"} <= changed  # fmt: skip
+    assert "Copy the binary logs out of the data volume" not in changed
+    assert username(after_backup) == f"lost-after-{stamp}"
+    assert username(too_late) != f"lost-too-late-{stamp}"
+    assert not host.file(f"/var/lib/{PROJECT}-restore-binlog").exists
+    # the lost server's history stays; the restored server's is a new one
+    deadline = time.monotonic() + 30
+    while len(after := archived_histories(host)) == len(before):
+        assert time.monotonic() < deadline, after
+        time.sleep(2)
+    assert set(before) < set(after) and max(after) > max(before)
     assert converge() == set()

@@ -31,7 +31,7 @@ PLACED = {
     "app1": {"backend-1", "backend-2", "frontend", "node-exporter", "simulator-worker"},
     "mon1": {
         *("prometheus", "alertmanager", "simulator", "node-exporter", "blackbox-exporter", "mailbox", "registry"),
-        *("edge", "simulator-worker"),
+        *("edge", "simulator-worker", "binlog-archive"),
     },
 }
 EDGE = f"http://{ADDRESS['mon1']}:8000"
