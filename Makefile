@@ -32,7 +32,7 @@ ROLES       := docker_host images network pki mysql backend frontend exporters p
 SCENARIOS   := $(notdir $(wildcard molecule/*))
 
 .PHONY: bench-login-flood help setup engine images browser mysqldb ssh-client groovy up verify security-check rotate-secrets backup restore down lint unit app-test test test-role test-scenario test-molecule test-drills \
-	bench bench-api bench-driver soak drills bench-stats bench-simulator bench-scale simulate clean
+	bench bench-api bench-archive bench-driver soak drills bench-stats bench-simulator bench-scale simulate clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -130,7 +130,7 @@ simulate: setup ## Traffic against the deployed API: make simulate DURATION=60 R
 	set -x; PYTHONPATH=app/simulator python -m smartshop_simulator run --host $(API_URL) \
 	  --duration $(DURATION) --rate $(RATE) --progress-every 5 "$${token[@]}"
 
-bench: bench-api bench-stats bench-simulator ## Every benchmark
+bench: bench-api bench-stats bench-simulator bench-archive ## Every benchmark
 
 BENCH_INVENTORY := bench/inventory/hosts.yml
 # extra arguments of the bench stack's converge, e.g. BENCH_ARGS='-e backend_workers=3 -e backend_replicas=1'
@@ -172,6 +172,9 @@ bench-login-flood: setup ## The API's latency on `make up`'s stack alone, then w
 
 bench-simulator: images ## Simulator on one core: max rate, and achieved at 50/200/500 req/s
 	python bench/bench_simulator.py
+
+bench-archive: images ## The binary-log archive: its lag after a commit, and what following the server costs it (COMMITS=2000)
+	python bench/bench_archive.py
 
 test-role: engine ## Molecule for one role: make test-role ROLE=mysql
 	@test -n "$(ROLE)" || { echo "usage: make test-role ROLE=<role>" >&2; exit 2; }
