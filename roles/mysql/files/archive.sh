@@ -132,8 +132,9 @@ metrics() {
 # an old history's directory goes with its last log
 expire() {
   newest=$(logs_in "$dir" | tail -n 1)
-  find "$root" -mindepth 2 -maxdepth 2 -type f -name "$base.*" -mmin +$((${ARCHIVE_KEEP_HOURS:-168} * 60)) \
-    ! -path "$dir/${newest:-none}" -delete
+  # a gap's marker goes with the logs before it (older still)
+  find "$root" -mindepth 2 -maxdepth 2 -type f \( -name "$base.*" -o -name 'GAP-after-*' \) \
+    -mmin +$((${ARCHIVE_KEEP_HOURS:-168} * 60)) ! -path "$dir/${newest:-none}" -delete
   find "$root" -mindepth 1 -maxdepth 1 -type d -empty ! -path "$dir" -delete
 }
 
