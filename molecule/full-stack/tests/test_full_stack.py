@@ -606,6 +606,7 @@ ROTATED = [
     "prometheus_admin_password",
     "alertmanager_admin_password",
     "scrape_password",
+    "mysql_archive_password",  # backup_hosts lists this host: the binary-log archive's account
 ]
 
 
@@ -691,9 +692,15 @@ def test_rotating_every_credential_under_load_refuses_no_request(host):
         ("smartshop", "mysql_app_password"),
         ("smartshop_migrator", "mysql_migrator_password"),
         ("exporter", "mysql_exporter_password"),
+        ("smartshop_binlog", "mysql_archive_password"),
     ):
         assert database_login(host, user, before[name]) == "1045", user  # access denied
         assert database_login(host, user, after[name]) == "ok", user
+    # the archive, cut off while the database took its new password, follows the log again
+    deadline = time.monotonic() + 60
+    while host.docker(f"{PROJECT}-binlog-archive").inspect()["State"]["Health"]["Status"] != "healthy":
+        assert time.monotonic() < deadline, host.run(f"docker logs --tail 20 {PROJECT}-binlog-archive").stderr
+        time.sleep(2)
     # the replicas took the new scrape password without missing a scrape, and every target is up
     up = f'up{{job="smartshop-backend"}}[{int(took)}s]'
     missed = prometheus("/api/v1/query", query=f"count_over_time({up}) - sum_over_time({up})", time=started + took)
