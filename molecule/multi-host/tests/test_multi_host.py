@@ -399,8 +399,10 @@ def test_verify_playbook_checks_each_host_for_its_part():
         "API and console answer",
         "counters reconcile with the rows (11 checked)",
     ]
-    assert said["mon1"][0] == "9 containers healthy"  # the registry, the edge and a simulator worker too
+    # the registry, the edge, a simulator worker and the binary-log archive too
+    assert said["mon1"][0] == "10 containers healthy"
     assert said["mon1"][2] == "API and console answer"  # the edge's
+    assert said["mon1"][-1] == "binary-log archive caught up with the database"  # db1's, over TLS
     # itself, 4 API, 3 node, mysqld, simulator, AM, blackbox; probes: 3 consoles, 3 APIs, 6 certificates
     assert said["mon1"][1].startswith("24 Prometheus targets up")
 
