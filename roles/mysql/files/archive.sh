@@ -154,10 +154,19 @@ while :; do
   start=""
   if [ -n "$newest" ]; then
     if echo "$names" | grep -qx "$newest"; then
-      if [ "$(born "$newest" remote)" = "$(born "$dir/$newest")" ]; then
+      theirs=$(born "$newest" remote)
+      ours=$(born "$dir/$newest")
+      if [ -z "$theirs" ]; then
+        # no answer is no new history: asked again
+        log "cannot read when the server's $newest was created; again in 5 s"
+        metrics 0
+        sleep 5
+        continue
+      elif [ -z "$ours" ] || [ "$theirs" = "$ours" ]; then
+        # the same log (or one the archive had not received a whole event of yet): taken up again
         start=$newest
       else
-        log "the server's $newest is not the archived one (created $(born "$newest" remote), archived $(born "$dir/$newest")): a new history"
+        log "the server's $newest is not the archived one (created $theirs, archived $ours): a new history"
       fi
     elif [ "$(number "$newest")" -lt "$(number "$first")" ]; then
       log "GAP: the server no longer holds the logs after $newest (its first is $first): they expired before they were archived"
