@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
+from multiprocessing import Pool
 from pathlib import Path
 
 import pytest
 import yaml
+from stack_collection import plugin
 
 
 @pytest.fixture
@@ -125,3 +127,21 @@ def test_a_dry_run_writes_no_lease_and_is_refused_by_another_controllers(playboo
     code, output = run(playbook_runner, stack, "bob", "--check")
     assert code != 0, output[-3000:]
     assert "another controller's run (" in output and "nothing was changed" in output
+
+
+def made_id(home: Path) -> str:
+    """The lease action's controller_id, in a process of its own (as each host's worker runs it)."""
+    return plugin("action", "lease").controller_id(home)
+
+
+def test_a_controller_id_made_by_runs_at_once_is_one_and_never_read_half_made(tmp_path):
+    """A run's hosts ask for the controller's id at once on its first run (a new home): each gets the
+    same id, never an empty file (created empty, then written, one host of CI's run read it empty)."""
+    for attempt in range(20):
+        home = tmp_path / f"home-{attempt}"
+        with Pool(8) as pool:
+            ids = pool.map(made_id, [home] * 16)
+        assert len(set(ids)) == 1 and len(ids[0]) == 32, ids
+        written = home / ".smartshop" / "controller-id"
+        assert written.read_text() == ids[0] + "\n" and written.stat().st_mode & 0o777 == 0o600
+        assert [p.name for p in written.parent.iterdir()] == ["controller-id"]  # no draft left

@@ -10,11 +10,13 @@ behind (a run killed or failed) is taken over with a warning naming that run; on
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import secrets
 import socket
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,19 +33,24 @@ ARGUMENT_SPEC = {
 
 
 def controller_id(home: Path | None = None) -> str:
-    """This controller's id, made once (O_EXCL: two first runs at once agree on one)."""
+    """This controller's id, made once. Written whole beside its place, then linked there (a link
+    fails when the name exists): two first runs at once agree on one, and neither reads it half
+    made (created empty with O_EXCL, then written, a run's other host read it empty)."""
     path = (home or Path.home()) / ".smartshop" / "controller-id"
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        value = path.read_text(encoding="utf-8").strip()
-        if not value:
-            raise AnsibleActionFail(f"{path} is empty: remove it, the next run makes a new one") from None
-        return value
-    value = secrets.token_hex(16)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(value + "\n")
+    if not path.exists():
+        fd, draft = tempfile.mkstemp(dir=path.parent, prefix=".controller-id.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(secrets.token_hex(16) + "\n")
+            os.chmod(draft, 0o600)
+            with contextlib.suppress(FileExistsError):  # another run made it first: its id is this controller's
+                os.link(draft, path)
+        finally:
+            os.unlink(draft)
+    value = path.read_text(encoding="utf-8").strip()
+    if not value:
+        raise AnsibleActionFail(f"{path} is empty: remove it, the next run makes a new one")
     return value
 
 
