@@ -12,18 +12,16 @@ import hashlib
 import json
 import os
 import secrets
-import shutil
 import time
 from pathlib import Path
 
 import docker
 import pytest
-from test_point_in_time import BINLOG_FLAGS, USER
+from test_point_in_time import USER, Server, private_dir
 from testing.stack import manifest_images, wait_healthy
 
 pytestmark = pytest.mark.needs_images
 
-FILES = Path(__file__).resolve().parents[1] / "roles" / "mysql" / "files"
 ARCHIVE_USER = "smartshop_binlog"
 
 
@@ -54,23 +52,11 @@ def wait_for(check, what: str, timeout: float = 30):
         time.sleep(0.3)
 
 
-class Database:
-    """MariaDB of the stack's image with its binary log, on the test's network, and the archive's account."""
+class Database(Server):
+    """test_point_in_time's server, on the test's network, with the archive's account."""
 
     def __init__(self, client, image: str, name: str, network: str, volume: str) -> None:
-        self.password = secrets.token_urlsafe(18)
-        self.container = client.containers.run(
-            image, BINLOG_FLAGS, name=name, user=USER, detach=True, network=network,
-            environment={"MARIADB_ROOT_PASSWORD": self.password, "MARIADB_ROOT_HOST": "localhost"},
-            healthcheck={"test": ["CMD", "healthcheck.sh", "--connect", "--innodb_initialized"], "interval": 5 * 10**9},
-            mounts=[docker.types.Mount("/var/lib/mysql", volume)],
-        )  # fmt: skip
-        wait_healthy(self.container)
-
-    def sql(self, statement: str) -> str:
-        result = self.container.exec_run(["mariadb", "-uroot", f"-p{self.password}", "-N", "-B", "-e", statement])
-        assert result.exit_code == 0, result.output.decode()
-        return result.output.decode().strip()
+        super().__init__(client, image, volume, None, name, secrets.token_urlsafe(18), network=network)
 
     def grant(self, password: str) -> None:
         self.sql(
@@ -90,12 +76,7 @@ def archive_setup(tmp_path):
     client = docker.from_env()
     prefix = f"smartshop-archive-{secrets.token_hex(3)}"
     network = client.networks.create(f"{prefix}-net")
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    owned(bin_dir, 0o700)
-    for script in ("archive.sh", "common.sh"):
-        shutil.copy(FILES / script, bin_dir / script)
-        owned(bin_dir / script, 0o400)
+    bin_dir = private_dir(tmp_path / "bin", "archive.sh", "common.sh")
     secrets_dir = tmp_path / "secrets"
     secrets_dir.mkdir()
     password = secrets.token_urlsafe(18)
@@ -215,9 +196,7 @@ def test_the_archive_keeps_every_log_and_gives_a_restore_those_after_a_backup(ar
     assert histories(archive) == {first: [f"smartshop-bin.00000{n}" for n in (1, 2, 3)]}
 
     # a restore finds the logs from where the backup stands on, and copies them
-    save = tmp_path / "save"
-    save.mkdir()
-    owned(save, 0o700)
+    save = private_dir(tmp_path / "save")
     code, output = find(client, image, prefix, bin_dir, backup, save)
     assert code == 0, output
     found = json.loads(output.strip().splitlines()[-1])

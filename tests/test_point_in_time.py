@@ -60,15 +60,24 @@ def one_shot(client, image: str, command: list[str], mounts: list, name: str) ->
 class Server:
     """MariaDB of the stack's image on a named volume, root through its socket (as the role runs it)."""
 
-    def __init__(self, client, image: str, volume: str, run_dir: Path, name: str, password: str) -> None:
+    def __init__(
+        self,
+        client,
+        image: str,
+        volume: str,
+        run_dir: Path | None,
+        name: str,
+        password: str,
+        network: str | None = None,
+    ) -> None:
+        """No network unless one is named; the socket's directory shared with this machine when given."""
         self.container = client.containers.run(
-            image, BINLOG_FLAGS, name=name, user=USER, detach=True, network_mode="none",
+            image, BINLOG_FLAGS, name=name, user=USER, detach=True,
+            **({"network": network} if network else {"network_mode": "none"}),
             environment={"MARIADB_ROOT_PASSWORD": password, "MARIADB_ROOT_HOST": "localhost"},
             healthcheck={"test": ["CMD", "healthcheck.sh", "--connect", "--innodb_initialized"], "interval": 5 * 10**9},
-            mounts=[
-                docker.types.Mount("/var/lib/mysql", volume),
-                docker.types.Mount("/run/mysqld", str(run_dir), type="bind"),
-            ],
+            mounts=[docker.types.Mount("/var/lib/mysql", volume)]
+            + ([docker.types.Mount("/run/mysqld", str(run_dir), type="bind")] if run_dir else []),
         )  # fmt: skip
         self.password = password
         wait_healthy(self.container)  # the role's check: the entrypoint's first start (initialising) is over

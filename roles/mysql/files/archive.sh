@@ -33,11 +33,14 @@ logs_in() { ls -1 "$1" 2>/dev/null | grep -x "$base\.[0-9]*" | sort; }
 
 number() { echo "${1##*.}" | sed 's/^0*//; s/^$/0/'; }
 
+# the histories' directories, oldest first (named by when their first log was created)
+histories() { ls -1d "$root"/[0-9]*Z 2>/dev/null | sort; }
+
 if [ "${1:-stream}" = find ]; then
-  for dir in $(ls -1d "$root"/[0-9]*Z 2>/dev/null | sort -r); do
+  for dir in $(histories | sort -r); do
     [ -f "$dir/$2" ] || continue
     [ "$(binlog_sha256 "$dir/$2" "$3")" = "$4" ] || continue
-    files="" bytes=0 previous="" names=""
+    files="" bytes=0 previous="" names="" newest=$(logs_in "$dir" | tail -n 1)
     for name in $(logs_in "$dir"); do
       if [ "$(number "$name")" -lt "$(number "$2")" ]; then continue; fi
       if [ -n "$previous" ] && [ "$(number "$name")" -ne $(($(number "$previous") + 1)) ]; then
@@ -45,7 +48,7 @@ if [ "${1:-stream}" = find ]; then
           "server before they were archived): a restore can replay up to $previous only; take it from a backup after the gap" >&2
         exit 4
       fi
-      if [ -f "$dir/GAP-after-$name" ] && [ "$name" != "$(logs_in "$dir" | tail -n 1)" ]; then
+      if [ -f "$dir/GAP-after-$name" ] && [ "$name" != "$newest" ]; then
         echo "the archive's history $(basename "$dir") lacks what the server wrote after $name (those logs expired on the" \
           "server before they were archived): a restore can replay up to $name only; take it from a backup after the gap" >&2
         exit 4
@@ -148,7 +151,7 @@ while :; do
   fi
   first=$(echo "$names" | head -n 1)
   last=$(echo "$names" | tail -n 1)
-  dir=$(ls -1d "$root"/[0-9]*Z 2>/dev/null | sort | tail -n 1)
+  dir=$(histories | tail -n 1)
   newest=""
   if [ -n "$dir" ]; then newest=$(logs_in "$dir" | tail -n 1); fi
   start=""
