@@ -900,3 +900,22 @@ def test_losing_the_database_volume_a_restore_up_to_a_moment_replays_the_archive
         time.sleep(2)
     assert set(before) < set(after) and max(after) > max(before)
     assert converge() == set()
+
+    # the same restore again: the server began its logs again (a new volume), so they must come from
+    # the archive; with the lost server's history moved aside there, no archive holds them: refused
+    # while the server runs, nothing changed
+    lost_history = f"/var/lib/mysql/{max(before)}"
+    host.run_test(f"docker exec {PROJECT}-binlog-archive mv {lost_history} {lost_history}-aside")
+    try:
+        running_since = started_at(host, "mysql")
+        refused = run_playbook(
+            "playbooks/restore.yml", f"backup_until='{moment}'", "backup_replace=true", options=where, fails=True
+        )
+        said = FAILED_OUTPUT[0]
+        assert "no binary-log archive can give them: instance: " in said, said[-3000:]
+        assert "Nothing was changed." in said
+        assert "Stop the server (its logs come from the archive)" not in refused, refused
+        assert started_at(host, "mysql") == running_since
+        assert username(after_backup) == f"lost-after-{stamp}"
+    finally:
+        host.run_test(f"docker exec {PROJECT}-binlog-archive mv {lost_history}-aside {lost_history}")

@@ -28,7 +28,7 @@ ADDRESS = {"db1": "10.199.0.11", "app1": "10.199.0.12", "mon1": "10.199.0.13"}
 APP_HOSTS = ("app1", "db1")
 PLACED = {
     "db1": {"mysql", "mysqld-exporter", "node-exporter", "backend-1", "backend-2", "frontend"},
-    "app1": {"backend-1", "backend-2", "frontend", "node-exporter", "simulator-worker"},
+    "app1": {"backend-1", "backend-2", "frontend", "node-exporter", "simulator-worker", "binlog-archive"},
     "mon1": {
         *("prometheus", "alertmanager", "simulator", "node-exporter", "blackbox-exporter", "mailbox", "registry"),
         *("edge", "simulator-worker", "binlog-archive"),
@@ -395,9 +395,10 @@ def test_verify_playbook_checks_each_host_for_its_part():
     assert said["db1"] == ["6 containers healthy", "API and console answer"]
     # the first application host also checks the counters against the rows (in the database on db1)
     assert said["app1"] == [
-        "5 containers healthy",  # a simulator worker too
+        "6 containers healthy",  # a simulator worker and a second binary-log archive too
         "API and console answer",
         "counters reconcile with the rows (11 checked)",
+        "binary-log archive caught up with the database",
     ]
     # the registry, the edge, a simulator worker and the binary-log archive too
     assert said["mon1"][0] == "10 containers healthy"

@@ -2,8 +2,8 @@
 between a backup and a mistake made by the API's own account (every name it touched overwritten, as a
 bad release would); app1's replicas and mon1's Prometheus, edge and simulator keep running, and
 mon1's history since the backup stays. Named to run after test_multi_host.py (which takes the first
-backup) and before the rolling updates. Then db1's disk is lost: the binary logs come from the
-archive on mon1 (backup_hosts)."""
+backup) and before the rolling updates. Then db1's disk is lost, and app1's archive too: the binary
+logs come from the other archive, on mon1 (backup_hosts: app1, mon1)."""
 
 from __future__ import annotations
 
@@ -81,10 +81,11 @@ def archived_histories() -> list[str]:
 @drill
 def test_db1_losing_its_database_volume_a_restore_up_to_a_moment_replays_the_archive_on_mon1():
     """db1's MariaDB container and volume removed, as a dead disk would take them (and the binary logs
-    with them): make restore UNTIL=<moment> REPLACE=1 finds the logs in mon1's archive while nothing
-    is stopped yet, copies them to db1 through the controller and replays them: a user made after the
-    backup and before the moment is back, one made after it is not, and the archive begins a new
-    history beside the lost server's."""
+    with them), and app1's archive with its volume, the first of backup_hosts: make restore
+    UNTIL=<moment> REPLACE=1 finds app1 without an archive and the logs in mon1's while nothing is
+    stopped yet, copies them to db1 through the controller and replays them: a user made after the
+    backup and before the moment is back, one made after it is not, mon1's archive begins a new
+    history beside the lost server's, and app1's archive is made again and catches up."""
     key = EPHEMERAL / "backup-key" / "backup.key"
     where = ("-e", f"backup_dir={EPHEMERAL / 'backups'}", "-e", f"backup_key_file={key}")
     stamp = int(time.time())
@@ -99,6 +100,8 @@ def test_db1_losing_its_database_volume_a_restore_up_to_a_moment_replays_the_arc
     before = archived_histories()
     lost = ssh("db1", "sudo docker rm -f mh-db1-mysql && sudo docker volume rm mh-db1-mysql-data")
     assert lost.returncode == 0, lost.stderr
+    lost = ssh("app1", "sudo docker rm -f mh-app1-binlog-archive && sudo docker volume rm mh-app1-binlog-archive")
+    assert lost.returncode == 0, lost.stderr
 
     code, output = ansible_playbook(
         "playbooks/restore.yml", "-e", f"backup_until='{moment}'", "-e", "backup_replace=true", *where
@@ -106,6 +109,8 @@ def test_db1_losing_its_database_volume_a_restore_up_to_a_moment_replays_the_arc
     assert code == 0, output["stats"]
     saved = {host: said for host, said in said_by(output, "Say what was saved").items() if not said.get("skipped")}
     assert list(saved) == ["db1"] and "from the archive on mon1" in saved["db1"]["msg"], saved
+    verified = said_by(output, "Say what was verified")
+    assert verified["app1"]["msg"][-1] == "binary-log archive caught up with the database", verified
     assert username(after_backup) == f"mh-lost-after-{stamp}"
     assert username(too_late) != f"mh-lost-too-late-{stamp}"
     deadline = time.monotonic() + 30
