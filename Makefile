@@ -31,7 +31,7 @@ ROLES       := docker_host images network pki mysql backend frontend exporters p
                simulator registry
 SCENARIOS   := $(notdir $(wildcard molecule/*))
 
-.PHONY: bench-login-flood help setup engine images browser mysqldb ssh-client groovy up verify security-check rotate-secrets backup restore down lint unit app-test test test-role test-scenario test-molecule test-drills \
+.PHONY: bench-login-flood help setup engine images browser mysqldb ssh-client groovy up verify security-check rotate-secrets backup restore fetch-backups down lint unit app-test test test-role test-scenario test-molecule test-drills \
 	bench bench-api bench-archive bench-driver soak drills bench-stats bench-simulator bench-scale simulate clean
 
 help: ## List the targets
@@ -99,6 +99,9 @@ backup: setup ## Back up the running stack (database, Prometheus, credentials), 
 restore: setup ## The stack back from the newest backup (BACKUP=<name> for another; REPLACE=1 over existing data; UNTIL='<UTC time>' up to a moment)
 	@$(call locked,ansible-playbook playbooks/restore.yml -e backup_replace=$(if $(filter 1 true yes,$(REPLACE)),true,false) \
 	  $(if $(BACKUP),-e backup_name=$(BACKUP)) $(if $(UNTIL),-e "backup_until='$(UNTIL)'"))
+
+fetch-backups: setup ## Bring back into ~/.smartshop/backups the copies of the backups kept on backup_hosts (a lost controller)
+	ansible-playbook playbooks/fetch-backups.yml
 
 down: setup ## Remove the stack's containers; PURGE=1 also removes its volumes, networks and configuration (images stay)
 	@$(call locked,ansible-playbook playbooks/teardown.yml -e smartshop_purge=$(PURGE))

@@ -6,8 +6,10 @@ app1 away under load."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import stat
 import subprocess
 import sys
 import tarfile
@@ -447,3 +449,31 @@ def test_a_backup_gathers_the_database_of_db1_and_the_history_of_mon1():
         time.sleep(3)
     (series,) = found
     assert series["metric"]["project"] == "mh-db1" and float(series["value"][1]) >= started
+
+
+def test_each_backup_host_keeps_a_copy_that_fetch_backups_brings_back_to_a_controller_that_lost_it():
+    """backup.yml copied the newest backup to app1 and mon1 (backup_hosts), root's alone, byte for byte;
+    removed from the controller, make fetch-backups brings it back (mode 0600) and nothing else, and a
+    second run brings nothing."""
+    ephemeral = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+    backups = ephemeral / "backups"
+    newest = max(backups.glob("*.tar.age"))
+    digest = hashlib.sha256(newest.read_bytes()).hexdigest()
+    for name in ("app1", "mon1"):
+        copy = f"/var/lib/mh-{name}-backups/{newest.name}"
+        held = ssh(name, f"sudo sha256sum {copy} && sudo stat -c '%a %U' {copy} /var/lib/mh-{name}-backups")
+        assert held.returncode == 0, held.stderr
+        assert held.stdout.split() == [digest, copy, "600", "root", "700", "root"], held.stdout
+    assert ssh("db1", "sudo test -e /var/lib/mh-db1-backups").returncode == 1  # not in backup_hosts
+
+    newest.unlink()
+    said = run_playbook("playbooks/fetch-backups.yml", "Say what was brought back", f"backup_dir={backups}")
+    (told,) = said.values()
+    assert told.startswith(f"1 backup(s) brought back into {backups}: {newest.name};"), told
+    assert hashlib.sha256(newest.read_bytes()).hexdigest() == digest
+    assert stat.S_IMODE(newest.stat().st_mode) == 0o600
+
+    code, output = ansible_playbook("playbooks/fetch-backups.yml", "-e", f"backup_dir={backups}")
+    assert code == 0 and all(stats["changed"] == 0 for stats in output["stats"].values()), output["stats"]
+    (told,) = (outcome["msg"] for outcome in said_by(output, "Say what was brought back").values())
+    assert told.startswith(f"0 backup(s) brought back into {backups};"), told
