@@ -343,6 +343,18 @@ def ansible_playbook(playbook: str, *args: str, cache: Path = EPHEMERAL / "facts
     return result.returncode, json.loads(result.stdout)
 
 
+def failures(output: dict) -> list[str]:
+    """What failed in a playbook's run, host by host (its stats when nothing says more)."""
+    failed = [
+        f"{host}: {entry['task']['name']}: {outcome.get('msg', outcome)}"
+        for play in output["plays"]
+        for entry in play["tasks"]
+        for host, outcome in entry["hosts"].items()
+        if outcome.get("failed") or outcome.get("unreachable")
+    ]
+    return failed or [json.dumps(output["stats"])]
+
+
 def said_by(output: dict, task: str) -> dict[str, dict]:
     """What `task` returned on each host."""
     return {
@@ -357,7 +369,7 @@ def said_by(output: dict, task: str) -> dict[str, dict]:
 def run_playbook(playbook: str, task: str, *extra: str) -> dict[str, object]:
     """A playbook that must succeed; what `task` said on each host."""
     code, output = ansible_playbook(playbook, *(arg for variable in extra for arg in ("-e", variable)))
-    assert code == 0, json.dumps(output["stats"])
+    assert code == 0, failures(output)
     return {host: outcome["msg"] for host, outcome in said_by(output, task).items()}
 
 
@@ -365,7 +377,7 @@ def test_a_run_limited_to_app1_knows_the_other_hosts_from_the_fact_cache(tmp_pat
     """--limit app1: db1's and mon1's addresses come from the fact cache of the full converge, and
     nothing changes; with an empty cache the run stops before any change, naming what it lacks."""
     code, output = ansible_playbook("site.yml", "--limit", "app1")
-    assert code == 0, json.dumps(output["stats"])
+    assert code == 0, failures(output)
     assert set(output["stats"]) == {"app1"} and output["stats"]["app1"]["changed"] == 0, output["stats"]
     told = said_by(output, "Say where the facts of the hosts left out come from")["app1"]["msg"]
     assert told.startswith("--limit: db1, mon1 not touched") and "fact cache" in told, told
@@ -381,7 +393,7 @@ def test_a_dry_run_over_the_three_hosts_changes_nothing_and_finds_nothing_to_cha
     """site.yml --check on the converged hosts (images through the registry, the edge, the workers):
     it runs to its end and reports changed=0 on each host."""
     code, output = ansible_playbook("site.yml", "--check")
-    assert code == 0, json.dumps(output["stats"])
+    assert code == 0, failures(output)
     assert set(output["stats"]) == {"db1", "mon1", "app1"}, output["stats"]
     changed = {
         entry["task"]["name"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 import requests
-from test_multi_host import API, EPHEMERAL, ansible_playbook, database, drill, prometheus, said_by, ssh
+from test_multi_host import API, EPHEMERAL, ansible_playbook, database, drill, failures, prometheus, said_by, ssh
 
 
 def create_user(name: str) -> int:
@@ -34,7 +34,7 @@ def test_a_restore_up_to_a_moment_puts_db1_back_and_leaves_the_other_hosts_runni
     stamp = int(time.time())
     before_backup = create_user(f"mh-pitr-before-{stamp}")
     code, output = ansible_playbook("playbooks/backup.yml", *where)
-    assert code == 0, output["stats"]
+    assert code == 0, failures(output)
     after_backup = create_user(f"mh-pitr-after-{stamp}")
     time.sleep(1.5)
     moment = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
@@ -52,7 +52,7 @@ def test_a_restore_up_to_a_moment_puts_db1_back_and_leaves_the_other_hosts_runni
     code, output = ansible_playbook(
         "playbooks/restore.yml", "-e", f"backup_until='{moment}'", "-e", "backup_replace=true", *where
     )
-    assert code == 0, output["stats"]
+    assert code == 0, failures(output)
     saved = {host: said for host, said in said_by(output, "Say what was saved").items() if not said.get("skipped")}
     assert list(saved) == ["db1"] and saved["db1"]["msg"].startswith("Saved "), saved
     # only db1's database was replaced: mon1's snapshot was not unpacked (its volume stayed)
@@ -90,7 +90,7 @@ def test_db1_losing_its_database_volume_a_restore_up_to_a_moment_replays_the_arc
     where = ("-e", f"backup_dir={EPHEMERAL / 'backups'}", "-e", f"backup_key_file={key}")
     stamp = int(time.time())
     code, output = ansible_playbook("playbooks/backup.yml", *where)
-    assert code == 0, output["stats"]
+    assert code == 0, failures(output)
     after_backup = create_user(f"mh-lost-after-{stamp}")
     time.sleep(1.5)
     moment = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
@@ -106,7 +106,7 @@ def test_db1_losing_its_database_volume_a_restore_up_to_a_moment_replays_the_arc
     code, output = ansible_playbook(
         "playbooks/restore.yml", "-e", f"backup_until='{moment}'", "-e", "backup_replace=true", *where
     )
-    assert code == 0, output["stats"]
+    assert code == 0, failures(output)
     saved = {host: said for host, said in said_by(output, "Say what was saved").items() if not said.get("skipped")}
     assert list(saved) == ["db1"] and "from the archive on mon1" in saved["db1"]["msg"], saved
     verified = said_by(output, "Say what was verified")

@@ -20,7 +20,7 @@ import json
 import threading
 import time
 
-from test_multi_host import APP_HOSTS, ansible_playbook, database, drill, prometheus, ssh, write
+from test_multi_host import APP_HOSTS, ansible_playbook, database, drill, failures, prometheus, ssh, write
 
 REPLICAS = (1, 2)
 WRITERS = 3
@@ -105,7 +105,7 @@ def test_a_backend_change_rolls_through_the_app_hosts_one_at_a_time_and_fails_no
     before = simulator_counts(time.time() - 30)
     code, output, outcomes, resent, rolled_in = under_writes("--tags", "backend", "-e", f"backend_threads={THREADS}")
     ended = time.time()
-    assert code == 0, json.dumps(output["stats"])
+    assert code == 0, failures(output)
     print(f"\nrolling update: {turns(output)}")
 
     # each app host in turn: out of the edge, replicas replaced, back; one host's turn ends before
@@ -196,5 +196,5 @@ def test_a_failed_backend_change_stops_at_the_first_app_host_puts_its_replica_ba
     # nothing of the failed change is left to undo: the replicas' step with the settings they run
     # under changes nothing
     code, output = ansible_playbook("site.yml", "--tags", "backend_run", "-e", f"backend_threads={THREADS}")
-    assert code == 0, json.dumps(output["stats"])
+    assert code == 0, failures(output)
     assert all(stats["changed"] == 0 for stats in output["stats"].values()), output["stats"]
