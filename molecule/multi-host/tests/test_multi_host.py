@@ -483,10 +483,11 @@ def test_each_backup_host_keeps_a_copy_that_fetch_backups_brings_back_to_a_contr
     said = run_playbook("playbooks/fetch-backups.yml", "Say what was brought back", f"backup_dir={backups}")
     (told,) = said.values()
     assert told.startswith(f"1 backup(s) brought back into {backups}: {newest.name};"), told
+    assert "\n" not in told and "). Then: make restore (with the key, " in told, told
     assert hashlib.sha256(newest.read_bytes()).hexdigest() == digest
     assert stat.S_IMODE(newest.stat().st_mode) == 0o600
 
     code, output = ansible_playbook("playbooks/fetch-backups.yml", "-e", f"backup_dir={backups}")
     assert code == 0 and all(stats["changed"] == 0 for stats in output["stats"].values()), output["stats"]
     (told,) = (outcome["msg"] for outcome in said_by(output, "Say what was brought back").values())
-    assert told.startswith(f"0 backup(s) brought back into {backups};"), told
+    assert told.startswith(f"0 backup(s) brought back into {backups};") and told.endswith(")."), told
