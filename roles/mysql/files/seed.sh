@@ -34,12 +34,13 @@ if [ $# -ge 4 ]; then
     exit 1
   fi
   # mariadb-binlog reads --stop-datetime in its own time zone; each event's header line
-  # ("#YYMMDD HH:MM:SS server id ...") gives its time, and COMMIT ends a transaction
+  # ("#YYMMDD HH:MM:SS server id ...", the hour padded with a space: "#261208  0:43:46") gives its
+  # time, and COMMIT ends a transaction
   { TZ=UTC mariadb-binlog --no-defaults --database="$1" --start-position="$position" --stop-datetime="$until" $logs \
       2>/tmp/binlog.err || echo failed >/tmp/binlog.failed; } \
     | awk -v stats=/tmp/replay.stats '
         { print }
-        /^#[0-9][0-9][0-9][0-9][0-9][0-9] / { at = "20" substr($1, 2, 2) "-" substr($1, 4, 2) "-" substr($1, 6, 2) " " $2 }
+        /^#[0-9][0-9][0-9][0-9][0-9][0-9] / { at = "20" substr($1, 2, 2) "-" substr($1, 4, 2) "-" substr($1, 6, 2) " " substr("0" $2, length($2) - 6) }
         /^COMMIT/ { transactions++; last = at }
         END { printf "%d\t%s\n", transactions, last > stats }' \
     | mariadb --no-defaults --socket="$socket" --binary-mode
