@@ -14,6 +14,10 @@ if TYPE_CHECKING:  # the engine imports Locust, which must be imported first by 
     from .engine import Simulation
 
 
+# the longest the driver waits before it looks at `stop` again (seconds)
+STOP_POLL = 1.0
+
+
 def progress_line(snap: dict) -> str:
     requested = "max" if snap["requested_rps"] is None else f"{snap['requested_rps']:g}"
     codes = " ".join(f"{code}:{n}" for code, n in sorted(snap["by_status"].items()))
@@ -48,15 +52,22 @@ def drive(
     wait: Callable[[float], None] = gevent.sleep,
 ) -> None:
     """Start the simulation and run until `duration` seconds, `cycles` completed payments, or
-    something appended to `stop`. Between ticks it calls wait(seconds) (the menu reads the
-    keyboard there), then on_tick with a snapshot."""
+    something appended to `stop`. It waits in steps of at most STOP_POLL seconds, calling
+    wait(seconds) (the menu reads the keyboard there), and calls on_tick with a snapshot every `tick`
+    seconds of waiting and at the end of `duration`. A stop (SIGTERM from `docker stop`) is seen
+    within a step, whatever the tick: with ticks of a minute, the engine's 10 s grace ended first
+    and the simulator was killed, its summary never printed."""
     simulation.start()
     deadline = None if duration is None else time.monotonic() + duration
+    step, waited = min(tick, STOP_POLL), 0.0
     while not stop:
-        wait(min(tick, max(0.0, deadline - time.monotonic())) if deadline else tick)
-        if on_tick:
+        wait(min(step, max(0.0, deadline - time.monotonic())) if deadline else step)
+        waited += step
+        ended = bool(deadline) and time.monotonic() >= deadline
+        if on_tick and (waited >= tick - 1e-9 or ended):
             on_tick(simulation.snapshot())
-        if deadline and time.monotonic() >= deadline:
+            waited = 0.0
+        if ended:
             break
         if cycles is not None and sum(simulation.totals()["payments"].values()) >= cycles:
             break

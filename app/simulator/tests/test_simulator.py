@@ -293,6 +293,33 @@ def test_runs_as_a_container_on_the_stack_network(app_stack, images, docker_clie
         container.remove(force=True, v=True)
 
 
+def test_as_a_service_docker_stop_ends_it_gracefully_with_its_summary(app_stack, images, docker_client):
+    """As the role runs it (--duration 0, a progress line a minute): `docker stop` (SIGTERM) ends the
+    run within the engine's grace, exit 0 and the summary printed. It slept a whole tick between
+    looks at the stop: the engine killed it after 10 s (exit 137), its summary lost."""
+    if "simulator" not in images:
+        pytest.fail("no simulator image in the manifest: run `make images`")
+    backend = next(c for c in app_stack["containers"] if c.name.endswith("-backend-1"))
+    network = next(iter(backend.attrs["NetworkSettings"]["Networks"]))
+    container = docker_client.containers.run(
+        images["simulator"],
+        ["run", "--host", f"http://{backend.name}:8000", "--rate", "10", "--duration", "0", "--progress-every", "60"],
+        network=network,
+        detach=True,
+    )
+    try:
+        time.sleep(5)  # some traffic (no progress line before a minute)
+        container.reload()
+        assert container.status == "running", container.logs().decode()[-2000:]
+        container.stop(timeout=10)
+        container.reload()
+        assert container.attrs["State"]["ExitCode"] == 0, container.logs().decode()[-2000:]
+        summary = json.loads(container.logs(stdout=True, stderr=False).decode().strip().splitlines()[-1])
+        assert summary["requests"] > 0
+    finally:
+        container.remove(force=True, v=True)
+
+
 def test_a_worker_on_another_host_sends_its_traffic_to_the_api_at_its_own_address(app_stack, images, docker_client):
     """worker --host: a worker reaches the API as its own host does, not at the master's address.
     Here the master shares the console's network namespace and reaches the API at 127.0.0.1:8000,

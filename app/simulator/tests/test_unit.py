@@ -162,6 +162,23 @@ def test_the_driver_stops_when_asked_and_reports_each_tick():
     assert len(seen) == 2
 
 
+def test_a_stop_is_seen_within_a_second_while_progress_is_reported_once_a_tick():
+    """SIGTERM appends to `stop`: with a tick of a minute (the role's --progress-every 60) the driver
+    still looks every second, and reports progress once per 60 s of waiting."""
+    from smartshop_simulator.driver import STOP_POLL, drive
+
+    simulation, stop, waited, seen = _FakeSimulation(), [], [], []
+
+    def wait(seconds):
+        waited.append(seconds)
+        if len(waited) == 150:
+            stop.append("SIGTERM")
+
+    drive(simulation, duration=None, cycles=None, stop=stop, on_tick=seen.append, tick=60, wait=wait)
+    assert STOP_POLL == 1.0 and waited == [1.0] * 150
+    assert len(seen) == 2  # at 60 s and 120 s
+
+
 def test_a_rotated_operator_token_applies_without_a_restart(tmp_path):
     token = tmp_path / "operator_token"
     token.write_text("first-token-0123456789\n")

@@ -135,3 +135,20 @@ def test_an_alert_is_mailed_by_severity_when_it_fires_and_when_it_resolves(host,
     assert resolved["to"] == f"{recipient}@mol-alertmanager.local"
     assert resolved["subject"].startswith(f"[{severity}] RESOLVED {name}")
     assert all(m["to"] == f"{recipient}@mol-alertmanager.local" for m in mail(host) if name in m["subject"])
+
+
+def test_the_mailbox_stops_at_docker_stop_and_keeps_its_mail(host):
+    """`docker stop` (make down, a converge that replaces it) ends it at once, exit 0: its image's
+    STOPSIGNAL is SIGINT. Python as PID 1 ignored SIGTERM, the engine killed it after its 10 s grace
+    (exit 137). Started again, it has the mail it held (its volume)."""
+    held = mail(host)
+    assert held, "the tests before left mail in the mailbox"
+    assert host.docker(MAILBOX).inspect()["Config"]["StopSignal"] == "SIGINT"
+    assert host.run(f"docker stop --time 10 {MAILBOX}").rc == 0
+    assert host.docker(MAILBOX).inspect()["State"]["ExitCode"] == 0
+    assert host.run(f"docker start {MAILBOX}").rc == 0
+    deadline = time.monotonic() + 60
+    while host.docker(MAILBOX).inspect()["State"].get("Health", {}).get("Status") != "healthy":
+        assert time.monotonic() < deadline, "the mailbox is not healthy again"
+        time.sleep(1)
+    assert mail(host) == held
