@@ -271,17 +271,19 @@ def test_interactive_menu_in_a_terminal(api):
     assert child.exitstatus == 0
 
 
-def test_runs_as_a_container_on_the_stack_network(app_stack, images, docker_client):
+def simulator_beside_the_api(app_stack, images, docker_client, *options: str):
+    """The simulator's image running `run` against the first replica, on the stack's network."""
     if "simulator" not in images:
         pytest.fail("no simulator image in the manifest: run `make images`")
     backend = next(c for c in app_stack["containers"] if c.name.endswith("-backend-1"))
     network = next(iter(backend.attrs["NetworkSettings"]["Networks"]))
-    container = docker_client.containers.run(
-        images["simulator"],
-        ["run", "--host", f"http://{backend.name}:8000", "--rate", "20", "--duration", "5", "--quiet", "--seed", "3"],
-        network=network,
-        detach=True,
-    )
+    command = ["run", "--host", f"http://{backend.name}:8000", *options]
+    return docker_client.containers.run(images["simulator"], command, network=network, detach=True)
+
+
+def test_runs_as_a_container_on_the_stack_network(app_stack, images, docker_client):
+    options = ("--rate", "20", "--duration", "5", "--quiet", "--seed", "3")
+    container = simulator_beside_the_api(app_stack, images, docker_client, *options)
     try:
         result = container.wait(timeout=60)
         output = container.logs(stdout=True, stderr=False).decode().strip().splitlines()
@@ -297,16 +299,8 @@ def test_as_a_service_docker_stop_ends_it_gracefully_with_its_summary(app_stack,
     """As the role runs it (--duration 0, a progress line a minute): `docker stop` (SIGTERM) ends the
     run within the engine's grace, exit 0 and the summary printed. It slept a whole tick between
     looks at the stop: the engine killed it after 10 s (exit 137), its summary lost."""
-    if "simulator" not in images:
-        pytest.fail("no simulator image in the manifest: run `make images`")
-    backend = next(c for c in app_stack["containers"] if c.name.endswith("-backend-1"))
-    network = next(iter(backend.attrs["NetworkSettings"]["Networks"]))
-    container = docker_client.containers.run(
-        images["simulator"],
-        ["run", "--host", f"http://{backend.name}:8000", "--rate", "10", "--duration", "0", "--progress-every", "60"],
-        network=network,
-        detach=True,
-    )
+    options = ("--rate", "10", "--duration", "0", "--progress-every", "60")
+    container = simulator_beside_the_api(app_stack, images, docker_client, *options)
     try:
         time.sleep(5)  # some traffic (no progress line before a minute)
         container.reload()
